@@ -1,0 +1,52 @@
+package hostctx
+
+import (
+	"context"
+	"log/slog"
+)
+
+// Host is the host's side of a role instance, as seen by library packages.
+type Host struct {
+	// Logger is the instance logger; never nil in a Host made by New.
+	Logger *slog.Logger
+	// Status collects status sections for /status; never nil in a Host
+	// made by New.
+	Status *Registry
+}
+
+// New returns a Host with the given logger (discarding if nil) and registry
+// (a new one if nil).
+func New(logger *slog.Logger, reg *Registry) *Host {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if reg == nil {
+		reg = NewRegistry()
+	}
+	return &Host{Logger: logger, Status: reg}
+}
+
+type key struct{}
+
+// With returns a copy of ctx carrying h.
+func With(ctx context.Context, h *Host) context.Context {
+	return context.WithValue(ctx, key{}, h)
+}
+
+// From returns the Host carried by ctx, or nil.
+func From(ctx context.Context) *Host {
+	h, _ := ctx.Value(key{}).(*Host)
+	return h
+}
+
+// Logger returns the logger carried by ctx, or fallback if ctx carries none,
+// or a discarding logger if fallback is nil too.
+func Logger(ctx context.Context, fallback *slog.Logger) *slog.Logger {
+	if fallback != nil {
+		return fallback
+	}
+	if h := From(ctx); h != nil {
+		return h.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}

@@ -1,0 +1,2 @@
+// Package tasks supervises the background tasks a role runs inside Run.
+package tasks
