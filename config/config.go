@@ -1,0 +1,126 @@
+package config
+
+import (
+	"time"
+
+	"github.com/cloudrole/cloudrole/startup"
+)
+
+// Config is a role's whole configuration: the file's content with the
+// environment overrides applied and defaults filled in. A Config returned by
+// Load or Parse is valid.
+type Config struct {
+	// File is the path the config was loaded from; "" if none.
+	File string
+
+	Role     Role
+	Host     Host
+	Health   Health
+	Log      Log
+	NATS     NATS
+	Service  Service
+	Startup  []startup.Task
+	Settings map[string]string
+}
+
+// Role names the role and where it keeps local state.
+type Role struct {
+	// Name is the role's name. Defaults to the program's base name.
+	Name string
+	// InstanceID names this instance. Defaults to "<name>_<hostname>".
+	InstanceID string
+	// Deployment names the deployment or environment. Defaults to "default".
+	Deployment string
+	// DataDir holds durable local state (e.g. the embedded NATS store).
+	// Defaults to "data/<name>" under the working directory; relative paths
+	// are resolved against the config file's directory.
+	DataDir string
+}
+
+// Host tunes the host's lifecycle.
+type Host struct {
+	// StopTimeout bounds a whole stop (Run returning, OnStop, foreground
+	// startup tasks). Past it the process exits non-zero. Defaults to 5m.
+	StopTimeout time.Duration
+	// HealthyAfter is how long an instance must run to count as healthy,
+	// which resets the crash-loop streak. Defaults to 2m (Kudu's figure).
+	HealthyAfter time.Duration
+	// BackoffBase is the first crash-loop delay; it doubles per consecutive
+	// failure. Defaults to 1s.
+	BackoffBase time.Duration
+	// BackoffMax caps the crash-loop delay. Defaults to 1m.
+	BackoffMax time.Duration
+	// BackoffJitter is the jitter in percent applied to each delay.
+	// Defaults to 20.
+	BackoffJitter int
+	// MaxFailures is the count of consecutive failed or short-lived
+	// instances that triggers FailureAction. Defaults to 5; must be ≥ 1.
+	MaxFailures int
+	// FailureAction is "freeze" (the default: idle in state frozen until
+	// the config changes) or "exit" (exit non-zero so a service manager
+	// takes over).
+	FailureAction string
+	// ReloadInterval is how often the config file is checked for changes;
+	// 0 turns live reload off. Defaults to 2s.
+	ReloadInterval time.Duration
+	// HandlerTimeout bounds each Changing/Changed handler call; a Changing
+	// handler that overruns counts as a veto. Defaults to 10s.
+	HandlerTimeout time.Duration
+}
+
+// Health configures the probe endpoint.
+type Health struct {
+	// Addr is the listen address. Defaults to "127.0.0.1:8080". "off"
+	// disables the endpoint; port 0 picks a free port.
+	Addr string
+}
+
+// Log configures the host's logger.
+type Log struct {
+	// Level is debug, info, warn or error. Defaults to info.
+	Level string
+	// Format is text or json. Defaults to text.
+	Format string
+}
+
+// NATS configures the queue connection. With URL empty the host runs an
+// embedded server the first time a role uses a queue.
+type NATS struct {
+	// URL of an external NATS server or cluster (comma-separated); empty
+	// means embedded.
+	URL string
+	// CredsFile is a NATS credentials file (JWT + nkey seed).
+	CredsFile string
+	// User and Password authenticate with a user/password.
+	User, Password string
+	// Token authenticates with a token.
+	Token string
+	// TLS configures client TLS; files are PEM.
+	TLSCA, TLSCert, TLSKey string
+	// StoreDir holds the embedded server's JetStream files. Defaults to
+	// "<data_dir>/nats".
+	StoreDir string
+	// Sync is the embedded server's fsync policy: "always" (fsync every
+	// write before acknowledging it) or an interval such as "2m". Defaults
+	// to "always".
+	Sync string
+	// Listen is the embedded server's client address. Defaults to
+	// "127.0.0.1:-1" (loopback, a free port).
+	Listen string
+}
+
+// Service configures installation as an OS service.
+type Service struct {
+	// Name is the service (unit) name. Defaults to the role name.
+	Name string
+	// DisplayName is shown by the service manager. Defaults to Name.
+	DisplayName string
+	// Description describes the service.
+	Description string
+	// User runs the service as this user; empty means the manager's default.
+	User string
+	// WorkingDir is the service's working directory.
+	WorkingDir string
+	// Env adds environment variables to the service.
+	Env map[string]string
+}
