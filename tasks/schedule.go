@@ -12,6 +12,15 @@ import (
 // cronForm describes the accepted CRON spec, for error messages.
 const cronForm = `6 fields "second minute hour day month day-of-week", e.g. "0 */5 * * * *" for every 5 minutes`
 
+// cronFields are the fields of a spec, in order.
+var cronFields = [6]struct {
+	name string
+	opt  cron.ParseOption
+}{
+	{"second", cron.Second}, {"minute", cron.Minute}, {"hour", cron.Hour},
+	{"day", cron.Dom}, {"month", cron.Month}, {"day-of-week", cron.Dow},
+}
+
 // cronSchedule is a parsed NCRONTAB spec and how to follow it.
 type cronSchedule struct {
 	spec       string
@@ -44,6 +53,12 @@ func parseCron(spec string, loc *time.Location, now time.Time) (*cronSchedule, e
 			hint = ` (a 5-field crontab line has no seconds field: prefix it with "0 ")`
 		}
 		return nil, fmt.Errorf("CRON spec %q has %d fields%s; want %s", spec, n, hint, cronForm)
+	}
+	// Parse each field alone first, to say which one is wrong.
+	for i, f := range fields {
+		if _, err := cron.NewParser(cronFields[i].opt).Parse(f); err != nil {
+			return nil, fmt.Errorf("CRON spec %q: %s field %q: %v; want %s", spec, cronFields[i].name, f, err, cronForm)
+		}
 	}
 	p := cron.NewParser(cron.Second | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)
 	sched, err := p.Parse(trimmed)
