@@ -296,3 +296,48 @@ func TestIntensityWindowSlides(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The restart delay doubles up to its cap, and starts over after a run that
+// lasted at least the cap.
+func TestBackoffStartsOverAfterLongRun(t *testing.T) {
+	clk := clockwork.NewFakeClockAt(t0)
+	ev := newEvents()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g := tasks.NewGroup(ctx, tasks.Options{Clock: clk, OnEvent: ev.hook})
+	long := make(chan struct{})
+	release := make(chan struct{})
+	n := 0
+	mustAdd(t, g.Go("t", func(context.Context) error {
+		n++
+		if n == 4 {
+			close(long)
+			<-release
+		}
+		return errors.New("failed")
+	}, tasks.Backoff(time.Second, 4*time.Second), tasks.Intensity(-1, 0)))
+
+	var delays []time.Duration
+	for k := 1; k <= 4; k++ {
+		if k == 4 {
+			recv(t, long, "long run")
+			clk.Advance(4 * time.Second)
+			close(release)
+		}
+		b := waitEvents[tasks.EventBackoff](t, ev, "t", k)[k-1]
+		delays = append(delays, b.Delay)
+		block(t, clk, 1)
+		clk.Advance(b.Delay)
+	}
+	within := func(d, want time.Duration) bool { return d >= want*9/10 && d <= want*11/10 }
+	if !within(delays[0], time.Second) || !within(delays[1], 2*time.Second) || delays[2] < 3600*time.Millisecond || delays[2] > 4*time.Second {
+		t.Fatalf("delays %v; want about 1s, 2s, then 4s (the cap)", delays)
+	}
+	if !within(delays[3], time.Second) {
+		t.Fatalf("delay after a 4s run %v; want about 1s again", delays[3])
+	}
+	cancel()
+	if err := wait(t, g); err != nil {
+		t.Fatal(err)
+	}
+}
