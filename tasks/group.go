@@ -63,8 +63,10 @@ func NewGroup(ctx context.Context, opts Options) *Group {
 }
 
 // Go adds a long-running task: fn runs in its own goroutine with a context
-// that is cancelled when the group ends (or the run stalls, or a Singleton
-// loses its lock). fn should return when its context is done. When fn
+// that is cancelled when the group ends, when the run stalls (StallAfter) or
+// when a Singleton loses its lock, with a cause saying which; it is not
+// cancelled merely because fn returned. fn should return when its context
+// is done. When fn
 // returns or panics, the task restarts per its Restart policy (Always by
 // default) after a backoff delay; an error marked with Fatal ends the group.
 //

@@ -116,11 +116,14 @@ func TestFatalErrorEndsGroup(t *testing.T) {
 		return errors.Join(errors.New("charging"), tasks.Fatal(declined))
 	}))
 	causes := make(chan error, 1)
+	bystanding := make(chan struct{})
 	mustAdd(t, g.Go("bystander", func(ctx context.Context) error {
+		close(bystanding)
 		<-ctx.Done()
 		causes <- context.Cause(ctx)
 		return nil
 	}))
+	recv(t, bystanding, "bystander start")
 	close(release)
 
 	var errs [3]error

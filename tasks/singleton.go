@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 )
 
 // Defaults for Singleton tasks. A holder renews at a third of the TTL, so it
@@ -14,22 +16,31 @@ const (
 	DefaultLeaseTTL = 15 * time.Second
 )
 
-// singletonConfig is what Singleton and its options set.
-type singletonConfig struct {
+// singleton is what Singleton and its options set, and the lease a task
+// holds; one per task, allocated only for Singleton tasks.
+type singleton struct {
 	locker       Locker
 	ttl          time.Duration
 	acquireEvery time.Duration
 	lockName     string
+
+	// Guarded by the task's mu.
+	lease       Lease // nil while not holding the lock
+	leaseCtx    context.Context
+	leaseCancel context.CancelCauseFunc
+	renewTimer  clockwork.Timer
+	renewedAt   time.Time
+	token       uint64
 }
 
 // SingletonOption configures a Singleton task.
 type SingletonOption interface {
-	applySingleton(*singletonConfig) error
+	applySingleton(*singleton) error
 }
 
-type singletonOptionFunc func(*singletonConfig) error
+type singletonOptionFunc func(*singleton) error
 
-func (f singletonOptionFunc) applySingleton(c *singletonConfig) error { return f(c) }
+func (f singletonOptionFunc) applySingleton(c *singleton) error { return f(c) }
 
 // Singleton makes the task run on one instance at a time: before running, the
 // task acquires a lease from locker under a lock name shared by every
@@ -48,7 +59,7 @@ func Singleton(locker Locker, opts ...SingletonOption) Option {
 		if locker == nil {
 			return errors.New("option Singleton: nil Locker")
 		}
-		sc := &singletonConfig{locker: locker, ttl: DefaultLeaseTTL}
+		sc := &singleton{locker: locker, ttl: DefaultLeaseTTL}
 		for _, o := range opts {
 			if o == nil {
 				return errors.New("option Singleton: nil option")
@@ -69,7 +80,7 @@ func Singleton(locker Locker, opts ...SingletonOption) Option {
 // DefaultLeaseTTL (15s). It is an error if ttl is under 3ms (renewals come
 // every ttl/3).
 func LeaseTTL(ttl time.Duration) SingletonOption {
-	return singletonOptionFunc(func(c *singletonConfig) error {
+	return singletonOptionFunc(func(c *singleton) error {
 		if ttl < 3*time.Millisecond {
 			return fmt.Errorf("LeaseTTL(%v): want at least 3ms", ttl)
 		}
@@ -81,7 +92,7 @@ func LeaseTTL(ttl time.Duration) SingletonOption {
 // AcquireInterval sets how often an inactive instance tries to acquire the
 // lock. Defaults to a third of the lease TTL. It is an error if d <= 0.
 func AcquireInterval(d time.Duration) SingletonOption {
-	return singletonOptionFunc(func(c *singletonConfig) error {
+	return singletonOptionFunc(func(c *singleton) error {
 		if d <= 0 {
 			return fmt.Errorf("AcquireInterval(%v): want a positive interval", d)
 		}
@@ -94,7 +105,7 @@ func AcquireInterval(d time.Duration) SingletonOption {
 // task at the same time must use the same name. Defaults to
 // "<group name>/<task name>". It is an error if name is empty.
 func LockName(name string) SingletonOption {
-	return singletonOptionFunc(func(c *singletonConfig) error {
+	return singletonOptionFunc(func(c *singleton) error {
 		if name == "" {
 			return errors.New("LockName: empty name")
 		}
@@ -111,8 +122,9 @@ func (t *task) hold() (context.Context, bool) {
 	if t.single == nil {
 		return g.ctx, g.ctx.Err() == nil
 	}
+	sc := t.single
 	t.mu.Lock()
-	lctx := t.leaseCtx
+	lctx := sc.leaseCtx
 	t.mu.Unlock()
 	if lctx != nil {
 		if lctx.Err() == nil {
@@ -120,7 +132,6 @@ func (t *task) hold() (context.Context, bool) {
 		}
 		t.dropLease() // lost
 	}
-	sc := t.single
 	var lastErr string
 	for {
 		t.setState(StateInactive, time.Time{})
@@ -152,12 +163,12 @@ func (t *task) takeLease(lease Lease) context.Context {
 	lctx, cancel := context.WithCancelCause(g.ctx)
 	now := g.s.clock.Now()
 	t.mu.Lock()
-	t.lease, t.leaseCtx, t.leaseCancel = lease, lctx, cancel
-	t.renewedAt, t.token = now, lease.Token()
-	if t.renewTimer == nil {
-		t.renewTimer = g.s.clock.AfterFunc(sc.ttl/3, t.onRenew)
+	sc.lease, sc.leaseCtx, sc.leaseCancel = lease, lctx, cancel
+	sc.renewedAt, sc.token = now, lease.Token()
+	if sc.renewTimer == nil {
+		sc.renewTimer = g.s.clock.AfterFunc(sc.ttl/3, t.onRenew)
 	} else {
-		t.renewTimer.Reset(sc.ttl / 3)
+		sc.renewTimer.Reset(sc.ttl / 3)
 	}
 	t.mu.Unlock()
 	g.log.Info("singleton task acquired its lock", "task", t.name, "lock", sc.lockName, "token", lease.Token())
@@ -174,7 +185,7 @@ func (t *task) onRenew() {
 	defer g.leave()
 	sc := t.single
 	t.mu.Lock()
-	lease, lctx, renewedAt := t.lease, t.leaseCtx, t.renewedAt
+	lease, lctx, renewedAt := sc.lease, sc.leaseCtx, sc.renewedAt
 	t.mu.Unlock()
 	if lease == nil || lctx.Err() != nil {
 		return
@@ -189,9 +200,9 @@ func (t *task) onRenew() {
 	}
 	if err == nil {
 		t.mu.Lock()
-		if t.lease == lease {
-			t.renewedAt = now
-			t.renewTimer.Reset(sc.ttl / 3)
+		if sc.lease == lease {
+			sc.renewedAt = now
+			sc.renewTimer.Reset(sc.ttl / 3)
 		}
 		t.mu.Unlock()
 		return
@@ -199,8 +210,8 @@ func (t *task) onRenew() {
 	if !errors.Is(err, ErrLeaseLost) && now.Sub(renewedAt) < sc.ttl {
 		g.log.Warn("singleton task could not renew its lease; retrying", "task", t.name, "lock", sc.lockName, "err", err)
 		t.mu.Lock()
-		if t.lease == lease {
-			t.renewTimer.Reset(sc.ttl / 3)
+		if sc.lease == lease {
+			sc.renewTimer.Reset(sc.ttl / 3)
 		}
 		t.mu.Unlock()
 		return
@@ -217,11 +228,11 @@ func (t *task) loseLease(lease Lease, err error) {
 	sc := t.single
 	cause := fmt.Errorf("task %q lock %q: %w", t.name, sc.lockName, err)
 	t.mu.Lock()
-	if t.lease != lease {
+	if sc.lease != lease {
 		t.mu.Unlock()
 		return
 	}
-	cancel := t.leaseCancel
+	cancel := sc.leaseCancel
 	if t.running {
 		t.armGraceLocked(cause)
 	}
@@ -234,21 +245,22 @@ func (t *task) loseLease(lease Lease, err error) {
 // dropLease stops renewing and releases the lease, if any. Called by the
 // task's goroutine when the lease was lost and when the task stops.
 func (t *task) dropLease() {
-	if t.single == nil {
+	sc := t.single
+	if sc == nil {
 		return
 	}
 	t.mu.Lock()
-	lease, cancel := t.lease, t.leaseCancel
-	t.lease, t.leaseCtx, t.leaseCancel, t.token = nil, nil, nil, 0
-	if t.renewTimer != nil {
-		t.renewTimer.Stop()
+	lease, cancel := sc.lease, sc.leaseCancel
+	sc.lease, sc.leaseCtx, sc.leaseCancel, sc.token = nil, nil, nil, 0
+	if sc.renewTimer != nil {
+		sc.renewTimer.Stop()
 	}
 	t.mu.Unlock()
 	if lease == nil {
 		return
 	}
 	cancel(nil)
-	releaseLease(t.g.ctx, lease, t.single.ttl)
+	releaseLease(t.g.ctx, lease, sc.ttl)
 }
 
 // releaseLease gives a lease back, bounded in time, even though ctx (the

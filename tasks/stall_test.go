@@ -118,13 +118,16 @@ func TestIgnoredStallEscalates(t *testing.T) {
 		return nil
 	}, tasks.StallAfter(10*time.Second)))
 	others := make(chan error, 1)
+	otherStarted := make(chan struct{})
 	mustAdd(t, g.Go("other", func(ctx context.Context) error {
+		close(otherStarted)
 		<-ctx.Done()
 		others <- context.Cause(ctx)
 		return nil
 	}))
 
 	recv(t, started, "run")
+	recv(t, otherStarted, "other run")
 	block(t, clk, 1)
 	clk.Advance(10 * time.Second)
 	waitEvents[tasks.EventStall](t, ev, "deaf", 1)

@@ -116,12 +116,15 @@ func (t *task) status() TaskStatus {
 	s.Restarts = t.restartCount
 	s.Runs = t.runs
 	s.Misfires = t.misfires
-	s.LastError = t.lastErr
-	s.LastErrorAt = t.lastErrAt
-	s.LastPanic = t.lastPanic
 	s.NextRun = t.nextRun
-	if t.lease != nil {
-		s.LeaseToken = t.token
+	if f := t.fails; f != nil {
+		s.LastError, s.LastErrorAt = f.lastErr, f.lastErrAt
+		if f.lastPanic != nil {
+			s.LastPanic = panicSummary(f.lastPanic.value, f.lastPanic.stack)
+		}
+	}
+	if t.single != nil && t.single.lease != nil {
+		s.LeaseToken = t.single.token
 	}
 	return s
 }

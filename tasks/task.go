@@ -13,6 +13,18 @@ import (
 	"github.com/sethvargo/go-retry"
 )
 
+// failures is what a task remembers about failures and restarts.
+type failures struct {
+	// Guarded by the task's mu.
+	lastErr   string
+	lastErrAt time.Time
+	lastPanic *panicError
+
+	// Owned by the task's goroutine.
+	backoff  retry.Backoff // nil until the first restart after a reset
+	restarts []time.Time   // recent restart times, for the intensity
+}
+
 // task is one supervised task. Its goroutine (main) runs the function,
 // decides, waits and runs it again: a task costs that one goroutine and this
 // struct; stall checks and lease renewals are clock timers, which cost no
@@ -31,36 +43,24 @@ type task struct {
 	stallAfter  time.Duration // 0: no stall detection
 	interval    time.Duration // periodic tasks
 	cron        *cronSchedule // CRON tasks
-	single      *singletonConfig
+	single      *singleton
 
 	lastBeat atomic.Int64 // unix nanoseconds of the last Beat, 0 if none
 
-	// Owned by the task's goroutine.
-	backoff  retry.Backoff // nil until the first restart after a reset
-	restarts []time.Time   // recent restart times, for the intensity
-
-	mu           sync.Mutex // guards the fields below
+	mu           sync.Mutex // guards the fields below, and fails' and single's as they say
 	state        State
+	running      bool
+	stalled      bool // the current run was cancelled for a stall
+	runSeq       uint64
 	restartCount int
 	runs         int64
 	misfires     int
-	lastErr      string
-	lastErrAt    time.Time
-	lastPanic    string
 	nextRun      time.Time
-	running      bool
-	runSeq       uint64
 	runStart     time.Time
-	cancelRun    context.CancelCauseFunc
-	stalled      bool // the current run was cancelled for a stall
+	cancelRun    context.CancelCauseFunc // set while running, if stall detection is on
 	stallTimer   clockwork.Timer
 	graceTimer   clockwork.Timer
-	lease        Lease
-	leaseCtx     context.Context
-	leaseCancel  context.CancelCauseFunc
-	renewTimer   clockwork.Timer
-	renewedAt    time.Time
-	token        uint64
+	fails        *failures // nil until the first failure or restart: idle tasks stay small
 
 	// Guarded by g.mu.
 	exited, abandoned bool
@@ -149,57 +149,79 @@ func (t *task) exit() {
 	t.g.exited(t)
 }
 
-// loopGo runs a long-running task: run, decide, back off, run again.
+// loopGo runs a long-running task: run, decide, back off, run again. Its
+// frame is kept small (decisions and logging live in afterRun) because it is
+// on the stack of every idle task: a parked task whose stack use is under a
+// quarter of its stack gets it halved by the GC, back to the 2 KB minimum.
 func (t *task) loopGo() {
-	g := t.g
 	for {
 		ctx, ok := t.hold()
 		if !ok {
 			return
 		}
 		ran, err := t.run(ctx)
-		if g.ctx.Err() != nil || t.escalated(err) {
+		d, again := t.afterRun(ctx, ran, err)
+		if !again {
 			return
 		}
-		if ctx.Err() != nil {
-			continue // the lease was lost: hold goes inactive
-		}
-		if t.policy == Never || (err == nil && t.policy == OnFailure) {
-			g.log.Info("task stopped by its restart policy", "task", t.name, "policy", t.policy, "err", err)
-			g.emit(EventStopped{Group: g.s.name, Task: t.name, Err: err})
-			return
-		}
-		if t.countRestart(err) {
-			return
-		}
-		d := t.nextDelay(ran)
-		now := g.s.clock.Now()
-		t.mu.Lock()
-		t.restartCount++
-		n := t.restartCount
-		t.state, t.nextRun = StateBackoff, now.Add(d)
-		t.mu.Unlock()
-		if err == nil {
-			g.log.Info("task returned; restarting", "task", t.name, "delay", d, "restarts", n)
-		} else {
-			g.log.Debug("task restarting", "task", t.name, "delay", d, "restarts", n)
-		}
-		g.emit(EventBackoff{Group: g.s.name, Task: t.name, Restarts: n, Delay: d})
-		if !t.sleep(ctx, d) && g.ctx.Err() != nil {
+		if !t.sleep(ctx, d) && t.g.ctx.Err() != nil {
 			return
 		}
 	}
+}
+
+// afterRun decides what a Go task does after a run under ctx that lasted
+// ran and returned err: restart after the returned delay, or stop (false).
+// A lost lease restarts at once (hold then goes inactive).
+func (t *task) afterRun(ctx context.Context, ran time.Duration, err error) (time.Duration, bool) {
+	g := t.g
+	if g.ctx.Err() != nil || t.escalated(err) {
+		return 0, false
+	}
+	if ctx.Err() != nil {
+		return 0, true // the lease was lost
+	}
+	if t.policy == Never || (err == nil && t.policy == OnFailure) {
+		g.log.Info("task stopped by its restart policy", "task", t.name, "policy", t.policy, "err", err)
+		g.emit(EventStopped{Group: g.s.name, Task: t.name, Err: err})
+		return 0, false
+	}
+	if t.countRestart(err) {
+		return 0, false
+	}
+	d := t.nextDelay(ran)
+	now := g.s.clock.Now()
+	t.mu.Lock()
+	t.restartCount++
+	n := t.restartCount
+	t.state, t.nextRun = StateBackoff, now.Add(d)
+	t.mu.Unlock()
+	if err == nil {
+		g.log.Info("task returned; restarting", "task", t.name, "delay", d, "restarts", n)
+	} else {
+		g.log.Debug("task restarting", "task", t.name, "delay", d, "restarts", n)
+	}
+	g.emit(EventBackoff{Group: g.s.name, Task: t.name, Restarts: n, Delay: d})
+	return d, true
 }
 
 // run calls fn once under a context derived from parent, recovering a
 // panic, and records the outcome. It returns how long it ran and its error
 // (a stall or a panic included).
 func (t *task) run(parent context.Context) (time.Duration, error) {
-	ctx, cancel := context.WithCancelCause(parent)
+	ctx, cancel := parent, context.CancelCauseFunc(nil)
+	if t.stallAfter > 0 {
+		// Only a stall cancels one run alone: other runs use parent (the
+		// group's or the lease's context) as is, which saves an idle task
+		// a context, a channel and a closure.
+		ctx, cancel = context.WithCancelCause(parent)
+	}
 	ctx = context.WithValue(ctx, beatKey{}, t)
 	start := t.beginRun(cancel)
 	err := t.call(ctx)
-	cancel(nil)
+	if cancel != nil {
+		cancel(nil)
+	}
 	if t.endRun() && (err == nil || errors.Is(err, context.Canceled)) {
 		// A stalled run failed, whatever it returned: report the stall.
 		err = context.Cause(ctx)
@@ -267,9 +289,10 @@ func (t *task) failed(err error) {
 	var pe *panicError
 	isPanic := errors.As(err, &pe)
 	t.mu.Lock()
-	t.lastErr, t.lastErrAt = err.Error(), now
+	f := t.failuresLocked()
+	f.lastErr, f.lastErrAt = err.Error(), now
 	if isPanic {
-		t.lastPanic = panicSummary(pe.value, pe.stack)
+		f.lastPanic = pe
 	}
 	t.mu.Unlock()
 	if isPanic {
@@ -301,14 +324,17 @@ func (t *task) countRestart(last error) bool {
 		return false
 	}
 	now := t.g.s.clock.Now()
+	t.mu.Lock()
+	f := t.failuresLocked()
+	t.mu.Unlock()
 	// Keep only restarts within the window, then add this one.
 	cut := 0
-	for cut < len(t.restarts) && now.Sub(t.restarts[cut]) >= t.window {
+	for cut < len(f.restarts) && now.Sub(f.restarts[cut]) >= t.window {
 		cut++
 	}
-	t.restarts = append(t.restarts[:0], t.restarts[cut:]...)
-	t.restarts = append(t.restarts, now)
-	if len(t.restarts) <= t.maxRestarts {
+	f.restarts = append(f.restarts[:0], f.restarts[cut:]...)
+	f.restarts = append(f.restarts, now)
+	if len(f.restarts) <= t.maxRestarts {
 		return false
 	}
 	cause := last
@@ -316,8 +342,17 @@ func (t *task) countRestart(last error) bool {
 		cause = errors.New("returned nil")
 	}
 	t.g.fail(t, &FatalError{Task: t.name, Err: fmt.Errorf("%w: %d restarts within %v (limit %d); last: %w",
-		ErrIntensity, len(t.restarts), t.window, t.maxRestarts, cause)})
+		ErrIntensity, len(f.restarts), t.window, t.maxRestarts, cause)})
 	return true
+}
+
+// failuresLocked returns t.fails, allocating it on first use; t.mu must be
+// held.
+func (t *task) failuresLocked() *failures {
+	if t.fails == nil {
+		t.fails = &failures{}
+	}
+	return t.fails
 }
 
 // nextDelay returns the delay before the next restart: exponential with
@@ -326,14 +361,17 @@ func (t *task) nextDelay(ran time.Duration) time.Duration {
 	if t.backoffBase <= 0 {
 		return 0
 	}
+	t.mu.Lock()
+	f := t.failuresLocked()
+	t.mu.Unlock()
 	if ran >= t.backoffMax {
-		t.backoff = nil
+		f.backoff = nil
 	}
-	if t.backoff == nil {
-		t.backoff = retry.WithCappedDuration(t.backoffMax,
+	if f.backoff == nil {
+		f.backoff = retry.WithCappedDuration(t.backoffMax,
 			retry.WithJitterPercent(backoffJitterPercent, retry.NewExponential(t.backoffBase)))
 	}
-	d, _ := t.backoff.Next() // never stops: no retry limit is set
+	d, _ := f.backoff.Next() // never stops: no retry limit is set
 	return d
 }
 

@@ -121,7 +121,7 @@ type taskConfig struct {
 	misfire    MisfirePolicy
 	runOnStart bool
 
-	single *singletonConfig
+	single *singleton
 }
 
 func onlyFor(c *taskConfig, option string, kinds ...kind) error {
