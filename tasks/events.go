@@ -84,15 +84,32 @@ type EventStopped struct {
 	Err         error
 }
 
-func (e EventPanic) TaskName() string         { return e.Task }
-func (e EventFailure) TaskName() string       { return e.Task }
-func (e EventBackoff) TaskName() string       { return e.Task }
-func (e EventStall) TaskName() string         { return e.Task }
-func (e EventMisfire) TaskName() string       { return e.Task }
+// TaskName returns e.Task.
+func (e EventPanic) TaskName() string { return e.Task }
+
+// TaskName returns e.Task.
+func (e EventFailure) TaskName() string { return e.Task }
+
+// TaskName returns e.Task.
+func (e EventBackoff) TaskName() string { return e.Task }
+
+// TaskName returns e.Task.
+func (e EventStall) TaskName() string { return e.Task }
+
+// TaskName returns e.Task.
+func (e EventMisfire) TaskName() string { return e.Task }
+
+// TaskName returns e.Task.
 func (e EventLeaseAcquired) TaskName() string { return e.Task }
-func (e EventLeaseLost) TaskName() string     { return e.Task }
-func (e EventFatal) TaskName() string         { return e.Task }
-func (e EventStopped) TaskName() string       { return e.Task }
+
+// TaskName returns e.Task.
+func (e EventLeaseLost) TaskName() string { return e.Task }
+
+// TaskName returns e.Task.
+func (e EventFatal) TaskName() string { return e.Task }
+
+// TaskName returns e.Task.
+func (e EventStopped) TaskName() string { return e.Task }
 
 func (EventPanic) isEvent()         {}
 func (EventFailure) isEvent()       {}
@@ -104,38 +121,47 @@ func (EventLeaseLost) isEvent()     {}
 func (EventFatal) isEvent()         {}
 func (EventStopped) isEvent()       {}
 
+// String describes e in one line.
 func (e EventPanic) String() string {
 	return fmt.Sprintf("%s/%s: panic: %v", e.Group, e.Task, e.Value)
 }
 
+// String describes e in one line.
 func (e EventFailure) String() string {
 	return fmt.Sprintf("%s/%s: failed: %v", e.Group, e.Task, e.Err)
 }
 
+// String describes e in one line.
 func (e EventBackoff) String() string {
 	return fmt.Sprintf("%s/%s: restart #%d in %v", e.Group, e.Task, e.Restarts, e.Delay)
 }
 
+// String describes e in one line.
 func (e EventStall) String() string {
 	return fmt.Sprintf("%s/%s: stalled: silent for %v", e.Group, e.Task, e.Silent)
 }
 
+// String describes e in one line.
 func (e EventMisfire) String() string {
 	return fmt.Sprintf("%s/%s: missed %s: %v", e.Group, e.Task, e.Missed.Format(time.RFC3339), e.Policy)
 }
 
+// String describes e in one line.
 func (e EventLeaseAcquired) String() string {
 	return fmt.Sprintf("%s/%s: acquired lock %q (token %d)", e.Group, e.Task, e.Lock, e.Token)
 }
 
+// String describes e in one line.
 func (e EventLeaseLost) String() string {
 	return fmt.Sprintf("%s/%s: lost lock %q (token %d): %v", e.Group, e.Task, e.Lock, e.Token, e.Err)
 }
 
+// String describes e in one line.
 func (e EventFatal) String() string {
 	return fmt.Sprintf("%s/%s: %v", e.Group, e.Task, e.Err)
 }
 
+// String describes e in one line.
 func (e EventStopped) String() string {
 	if e.Err != nil {
 		return fmt.Sprintf("%s/%s: stopped: %v", e.Group, e.Task, e.Err)

@@ -115,14 +115,14 @@ func TestCronFiresOnSchedule(t *testing.T) {
 		fired <- clk.Now()
 		return nil
 	}))
-	for _, want := range []string{"00:00:15", "00:00:30", "00:00:45", "00:01:00", "00:01:15"} {
+	for i, want := range []string{"00:00:15", "00:00:30", "00:00:45", "00:01:00", "00:01:15"} {
 		block(t, clk, 1)
 		st := taskStatus(t, g, "tick")
-		if got := st.NextRun.Format(time.TimeOnly); got != want || st.State != tasks.StateScheduled {
-			t.Fatalf("status %+v; want scheduled for %s", st, want)
+		if got := st.NextRun.Format(time.TimeOnly); got != want || st.State != tasks.StateScheduled || st.Runs != int64(i) {
+			t.Fatalf("status %+v; want scheduled for %s after %d runs", st, want, i)
 		}
 		clk.Advance(clk.Until(st.NextRun) - time.Nanosecond)
-		if st := taskStatus(t, g, "tick"); st.Runs != 0 && st.State != tasks.StateScheduled {
+		if st := taskStatus(t, g, "tick"); st.Runs != int64(i) || st.State != tasks.StateScheduled {
 			t.Fatalf("fired early: %+v", st)
 		}
 		clk.Advance(time.Nanosecond)

@@ -145,10 +145,18 @@ func (t *task) hold() (context.Context, bool) {
 		if err == nil {
 			return t.takeLease(lease), true
 		}
-		if !errors.Is(err, ErrLockHeld) && err.Error() != lastErr {
-			// Log each distinct failure once, not every attempt.
-			lastErr = err.Error()
-			g.log.Warn("singleton task cannot acquire its lock; retrying", "task", t.name, "lock", sc.lockName, "err", err)
+		if !errors.Is(err, ErrLockHeld) {
+			// Show why the task is inactive; log each distinct failure
+			// once, not every attempt.
+			now := g.s.clock.Now()
+			t.mu.Lock()
+			f := t.failuresLocked()
+			f.lastErr, f.lastErrAt = "acquiring lock: "+err.Error(), now
+			t.mu.Unlock()
+			if err.Error() != lastErr {
+				lastErr = err.Error()
+				g.log.Warn("singleton task cannot acquire its lock; retrying", "task", t.name, "lock", sc.lockName, "err", err)
+			}
 		}
 		if !t.sleep(g.ctx, sc.acquireEvery) {
 			return nil, false

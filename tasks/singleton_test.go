@@ -169,3 +169,36 @@ func TestSingletonCron(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// unreachableLocker stands in for a lock store that cannot be reached, a
+// fault LocalLocker cannot produce.
+type unreachableLocker struct{}
+
+func (unreachableLocker) Acquire(context.Context, string, string, time.Duration) (tasks.Lease, error) {
+	return nil, errors.New("kv unreachable")
+}
+
+// A singleton that cannot reach its lock store stays inactive, says why in
+// its status, and keeps trying.
+func TestSingletonLockStoreDown(t *testing.T) {
+	clk := clockwork.NewFakeClockAt(t0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g := tasks.NewGroup(ctx, tasks.Options{Clock: clk})
+	mustAdd(t, g.Go("leader", func(context.Context) error {
+		t.Error("ran without the lock")
+		return nil
+	}, tasks.Singleton(unreachableLocker{}, tasks.AcquireInterval(time.Second))))
+	for range 3 {
+		block(t, clk, 1) // the retry timer
+		st := taskStatus(t, g, "leader")
+		if st.State != tasks.StateInactive || st.LastError != "acquiring lock: kv unreachable" || st.Runs != 0 {
+			t.Fatalf("status %+v; want inactive with the lock error", st)
+		}
+		clk.Advance(time.Second)
+	}
+	cancel()
+	if err := wait(t, g); err != nil {
+		t.Fatal(err)
+	}
+}
