@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -239,10 +239,24 @@ func (t *task) run(parent context.Context) (time.Duration, error) {
 func (t *task) call(ctx context.Context) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = &panicError{value: r, stack: debug.Stack()}
+			err = &panicError{value: r, stack: stack()}
 		}
 	}()
 	return t.fn(ctx)
+}
+
+// stack returns the calling goroutine's stack trace, like debug.Stack, but
+// starts with a buffer that fits a typical panic's stack: each retry with a
+// bigger buffer walks the stack again.
+func stack() []byte {
+	buf := make([]byte, 4096)
+	for {
+		n := runtime.Stack(buf, false)
+		if n < len(buf) {
+			return buf[:n]
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }
 
 // beginRun marks the task running and arms its stall timer.
