@@ -4,6 +4,7 @@ go 1.26
 
 require (
 	github.com/jonboulle/clockwork v0.5.0 // indirect
+	github.com/netresearch/go-cron v0.9.1 // indirect
 	github.com/oklog/run v1.2.0 // indirect
 	github.com/sethvargo/go-retry v0.5.0 // indirect
 	go.uber.org/goleak v1.3.0 // indirect
