@@ -1,0 +1,73 @@
+package config
+
+import (
+	"strings"
+)
+
+const envPrefix = "CLOUDROLE_"
+
+// notOverrides are CLOUDROLE_ variables with other meanings: the config
+// path, and the identity the host passes to its child processes.
+var notOverrides = map[string]bool{
+	"CLOUDROLE_CONFIG":      true,
+	"CLOUDROLE_ROLE":        true,
+	"CLOUDROLE_INSTANCE_ID": true,
+	"CLOUDROLE_DEPLOYMENT":  true,
+	"CLOUDROLE_INCARNATION": true,
+	"CLOUDROLE_DATA_DIR":    true,
+}
+
+// applyEnv applies CLOUDROLE_<SECTION>_<KEY> and CLOUDROLE_SETTING_<Name>
+// overrides. Variables whose second word is not a section are ignored; an
+// unknown key inside a known section is an error.
+func (p *parser) applyEnv(environ []string) {
+	for _, kv := range environ {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, envPrefix) || notOverrides[name] {
+			continue
+		}
+		rest := name[len(envPrefix):]
+		if setting, ok := strings.CutPrefix(rest, "SETTING_"); ok {
+			p.setSettingFromEnv(name, setting, value)
+			continue
+		}
+		for i := range schema {
+			s := &schema[i]
+			key, ok := strings.CutPrefix(rest, strings.ToUpper(s.name)+"_")
+			if !ok {
+				continue
+			}
+			key = strings.ToLower(key)
+			path := join(s.name, key)
+			f := s.field(key)
+			if f == nil {
+				p.errs = append(p.errs, &Error{File: "environment", Key: name,
+					Msg: "unknown key " + path + suggest(key, s.keys())})
+				break
+			}
+			p.envs[path] = name
+			if err := f.set(p.cfg, value); err != nil {
+				p.errorf(path, "%v", err)
+			}
+			break
+		}
+	}
+}
+
+// setSettingFromEnv sets a setting; the name matches an existing setting
+// case-insensitively (Windows environment names have no case).
+func (p *parser) setSettingFromEnv(envName, name, value string) {
+	for existing := range p.cfg.Settings {
+		if strings.EqualFold(existing, name) {
+			name = existing
+			break
+		}
+	}
+	path := join(keySettings, name)
+	p.envs[path] = envName
+	if !settingNameRE.MatchString(name) {
+		p.errorf(path, "invalid setting name %q", name)
+		return
+	}
+	p.cfg.Settings[name] = value
+}

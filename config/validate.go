@@ -1,0 +1,107 @@
+package config
+
+import (
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// validate checks the values that parsed but may still be wrong, each
+// reported where it was set.
+func (p *parser) validate() {
+	c := p.cfg
+	h := c.Host
+	if h.FailureAction != "freeze" && h.FailureAction != "exit" {
+		p.errorf("host.failure_action", "%q is not freeze or exit", h.FailureAction)
+	}
+	if h.MaxFailures < 1 {
+		p.errorf("host.max_failures", "must be at least 1, not %d", h.MaxFailures)
+	}
+	if h.BackoffJitter < 0 || h.BackoffJitter > 100 {
+		p.errorf("host.backoff_jitter", "must be a percentage from 0 to 100, not %d", h.BackoffJitter)
+	}
+	if h.BackoffBase > 0 && h.BackoffMax < h.BackoffBase {
+		p.errorf("host.backoff_max", "%s is less than backoff_base %s", h.BackoffMax, h.BackoffBase)
+	}
+	if h.StopTimeout == 0 {
+		p.errorf("host.stop_timeout", "must be more than 0")
+	}
+	if h.HandlerTimeout == 0 {
+		p.errorf("host.handler_timeout", "must be more than 0")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		p.errorf("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		p.errorf("log.format", "%q is not text or json", c.Log.Format)
+	}
+	if c.Health.Addr != "off" {
+		if err := checkHostPort(c.Health.Addr, false); err != "" {
+			p.errorf("health.addr", "%q: %s (or \"off\")", c.Health.Addr, err)
+		}
+	}
+	p.validateNATS()
+	if v, ok := c.Settings["Freeze"]; ok {
+		if _, err := strconv.ParseBool(v); err != nil {
+			p.errorf("settings.Freeze", "%q is not true or false", v)
+		}
+	}
+	if c.Role.Name != "" && !roleNameRE.MatchString(c.Role.Name) {
+		p.errorf("role.name", "%q: use letters, digits, - and _", c.Role.Name)
+	}
+}
+
+var roleNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+func (p *parser) validateNATS() {
+	n := p.cfg.NATS
+	if n.URL != "" {
+		for _, u := range strings.Split(n.URL, ",") {
+			parsed, err := url.Parse(strings.TrimSpace(u))
+			switch {
+			case err != nil:
+				p.errorf("nats.url", "%q is not a URL", u)
+			case parsed.Scheme != "nats" && parsed.Scheme != "tls" && parsed.Scheme != "ws" && parsed.Scheme != "wss":
+				p.errorf("nats.url", "%q: scheme must be nats://, tls://, ws:// or wss://", u)
+			case parsed.Host == "":
+				p.errorf("nats.url", "%q has no host", u)
+			}
+		}
+	}
+	if (n.User == "") != (n.Password == "") {
+		if n.User == "" {
+			p.errorf("nats.password", "a password needs a user")
+		} else {
+			p.errorf("nats.user", "a user needs a password")
+		}
+	}
+	if (n.TLSCert == "") != (n.TLSKey == "") {
+		p.errorf("nats.tls_cert", "tls_cert and tls_key go together")
+	}
+	if n.Sync != "always" {
+		if d, err := parseDuration(n.Sync); err != nil || d == 0 {
+			p.errorf("nats.sync", "%q is not \"always\" or a positive interval like \"1s\"", n.Sync)
+		}
+	}
+	if err := checkHostPort(n.Listen, true); err != "" {
+		p.errorf("nats.listen", "%q: %s", n.Listen, err)
+	}
+}
+
+// checkHostPort returns what is wrong with a host:port address, or "".
+// randomPort allows port -1 (nats-server's "pick a free port").
+func checkHostPort(addr string, randomPort bool) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "want host:port, e.g. 127.0.0.1:8080"
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n > 65535 || n < 0 && !(randomPort && n == -1) {
+		return "invalid port " + strconv.Quote(port)
+	}
+	return ""
+}
