@@ -1,0 +1,254 @@
+package lifecycle
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oklog/run"
+	"github.com/sethvargo/go-retry"
+
+	"github.com/cloudrole/cloudrole/config"
+	"github.com/cloudrole/cloudrole/health"
+	"github.com/cloudrole/cloudrole/internal/hostctx"
+	"github.com/cloudrole/cloudrole/role"
+)
+
+// Host runs one role. Create it with New, run it with Run.
+type Host struct {
+	role role.Role
+	opts Options
+
+	// ctx is cancelled, with the stop's cause, when the host stops.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	status *hostctx.Registry
+	start  time.Time
+
+	pings     chan chan struct{}
+	reloadNow chan struct{}
+	forced    chan struct{} // closed by forceExit
+	ran       atomic.Bool
+	stopOnce  sync.Once
+	forceOnce sync.Once
+	forcedErr *ForcedExitError
+	healthAt  atomic.Pointer[net.Addr]
+
+	mu          sync.Mutex
+	cfg         *config.Config
+	configSum   [32]byte
+	configErr   string
+	changed     chan struct{} // closed and replaced on every accepted config change
+	state       State
+	stateSince  time.Time
+	stopping    bool
+	hook        string // the hook (or phase) the instance loop is in
+	inst        *instance
+	autoFrozen  string // why the host froze itself; "" if it did not
+	streak      int    // consecutive failed or short-lived instances
+	recycles    int
+	nextStart   time.Time
+	history     []Recycle
+	deadline    *time.Timer
+	deadlineFor time.Duration
+	deadlineAt  time.Time
+	backoff     retry.Backoff
+}
+
+// New returns a host for r with a validated config (from config.Load,
+// config.Parse or config.Default).
+func New(r role.Role, cfg *config.Config, opts Options) (*Host, error) {
+	if r == nil {
+		return nil, errors.New("lifecycle: nil role")
+	}
+	if cfg == nil {
+		return nil, errors.New("lifecycle: nil config")
+	}
+	opts.fill()
+	h := &Host{
+		role:      r,
+		opts:      opts,
+		status:    hostctx.NewRegistry(),
+		pings:     make(chan chan struct{}),
+		reloadNow: make(chan struct{}, 1),
+		forced:    make(chan struct{}),
+		cfg:       cfg,
+		changed:   make(chan struct{}),
+		state:     StateStarting,
+	}
+	h.ctx, h.cancel = context.WithCancelCause(context.Background())
+	if cfg.File != "" {
+		if data, err := os.ReadFile(cfg.File); err == nil {
+			h.configSum = sha256.Sum256(data)
+		}
+	}
+	return h, nil
+}
+
+// Run runs the role until the host stops: ctx is done, a SIGINT/SIGTERM
+// arrives, or Stop is called. It returns nil after a clean stop, a
+// *CrashLoopError, a *ForcedExitError (when Options.Exit returned), or the
+// error that kept the host from running. Run may be called once.
+func (h *Host) Run(ctx context.Context) error {
+	if !h.ran.CompareAndSwap(false, true) {
+		return ErrAlreadyRun
+	}
+	h.start = h.opts.Clock.Now()
+	defer h.disarmDeadline(true)
+
+	ln := h.opts.HealthListener
+	if ln == nil {
+		var err error
+		if ln, err = health.Listen(h.config().Health.Addr); err != nil {
+			return err
+		}
+	}
+	if dir := h.config().Role.DataDir; dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			if ln != nil {
+				ln.Close()
+			}
+			return fmt.Errorf("lifecycle: data dir: %w", err)
+		}
+	}
+
+	var g run.Group
+	g.Add(func() error { return h.loop(h.ctx) }, func(err error) { h.Stop(err) })
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	h.addActor(&g, func(actx context.Context) error {
+		// The caller's context is one more way to stop; the actor itself
+		// ends only when the group interrupts it.
+		select {
+		case <-ctx.Done():
+			h.Stop(context.Cause(ctx))
+		case <-actx.Done():
+			return nil
+		}
+		<-actx.Done()
+		return nil
+	})
+	h.addActor(&g, h.signals)
+	h.addActor(&g, h.control)
+	if ln != nil {
+		srv := health.NewServer(ln, health.NewHandler(probe{h}), h.opts.Logger)
+		addr := srv.Addr()
+		h.healthAt.Store(&addr)
+		h.opts.Logger.Info("health endpoint listening", "addr", addr.String())
+		h.addActor(&g, func(ctx context.Context) error {
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Serve() }()
+			select {
+			case err := <-errc:
+				return err
+			case <-ctx.Done():
+			}
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.Shutdown(sctx)
+			return <-errc
+		})
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- g.Run() }()
+	select {
+	case err := <-done:
+		h.mu.Lock()
+		h.inst = nil
+		ev := h.setStateLocked(StateStopped)
+		h.mu.Unlock()
+		h.emit(ev)
+		return err
+	case <-h.forced:
+		return h.forcedErr
+	}
+}
+
+// addActor adds an actor that runs until its context is cancelled by the
+// group's interrupt. The interrupt only cancels, so it returns at once.
+func (h *Host) addActor(g *run.Group, execute func(ctx context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g.Add(func() error { return execute(ctx) }, func(error) { cancel() })
+}
+
+// Stop begins a graceful stop with the given cause and returns at once. It
+// is idempotent; the first cause wins. The stop deadline starts now.
+func (h *Host) Stop(cause error) {
+	h.stopOnce.Do(func() {
+		if cause == nil || !errors.Is(cause, ErrStopping) {
+			if cause == nil {
+				cause = ErrStopping
+			} else {
+				cause = fmt.Errorf("%w: %w", ErrStopping, cause)
+			}
+		}
+		h.mu.Lock()
+		h.stopping = true
+		h.mu.Unlock()
+		h.opts.Logger.Info("host stopping", "cause", cause.Error())
+		h.armDeadline()
+		h.cancel(cause)
+	})
+}
+
+// Reload checks the config file now (as SIGHUP does) and also lifts an
+// auto-freeze even if the file did not change. It returns at once.
+func (h *Host) Reload() {
+	select {
+	case h.reloadNow <- struct{}{}:
+	default:
+	}
+}
+
+// HealthAddr returns the address the health endpoint listens on, or nil if
+// it is off or Run has not started it.
+func (h *Host) HealthAddr() net.Addr {
+	if a := h.healthAt.Load(); a != nil {
+		return *a
+	}
+	return nil
+}
+
+func (h *Host) config() *config.Config {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.cfg
+}
+
+func (h *Host) setState(s State) {
+	h.mu.Lock()
+	ev := h.setStateLocked(s)
+	h.mu.Unlock()
+	h.emit(ev)
+}
+
+// setStateLocked changes the state and returns the event to emit once h.mu
+// is released (nil if the state did not change).
+func (h *Host) setStateLocked(s State) Event {
+	if h.state == s {
+		return nil
+	}
+	h.state = s
+	h.stateSince = h.opts.Clock.Now()
+	logger, inc := h.opts.Logger, 0
+	if h.inst != nil {
+		logger, inc = h.inst.logger, h.inst.id.Incarnation
+	}
+	logger.Info("state", "state", string(s))
+	return StateChanged{Incarnation: inc, State: s, At: h.stateSince}
+}
+
+func (h *Host) setHook(name string) {
+	h.mu.Lock()
+	h.hook = name
+	h.mu.Unlock()
+}

@@ -1,0 +1,144 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/cloudrole/cloudrole/internal/hostctx"
+	"github.com/cloudrole/cloudrole/role"
+	"github.com/cloudrole/cloudrole/startup"
+)
+
+// Hook and phase names, as reported when the host is stuck in one.
+const (
+	hookOnStart      = "OnStart"
+	hookRun          = "Run"
+	hookOnStop       = "OnStop"
+	phaseStartup     = "startup tasks"
+	phaseForeground  = "foreground startup tasks"
+	phaseHandlerWait = "settings change handlers"
+)
+
+// runInstance runs one instance from startup tasks to the end of its stop.
+func (h *Host) runInstance(ctx context.Context, inc int) outcome {
+	h.mu.Lock()
+	i := newInstance(h, ctx, h.cfg, inc)
+	h.inst = i
+	ev := h.setStateLocked(StateStarting)
+	h.mu.Unlock()
+	h.emit(ev)
+
+	h.setHook(phaseStartup)
+	sr, err := startup.Start(i.ctx, i.cfg.Startup, startup.Options{Logger: i.logger, Env: i.identityEnv()})
+	i.startup.Store(sr)
+	h.setHook("")
+	if err != nil {
+		return h.stopInstance(i, false, outcome{failed: true, reason: "startup task failed: " + err.Error()})
+	}
+	if !h.waitUnfrozen(i.ctx, true) {
+		return h.stopInstance(i, false, outcome{})
+	}
+
+	h.setState(StateOnStart)
+	if err := h.call(i, hookOnStart, i.hookCtx, h.role.OnStart); err != nil {
+		return h.stopInstance(i, true, outcome{failed: true, reason: hookFailure(hookOnStart, err)})
+	}
+	if !h.waitUnfrozen(i.ctx, true) {
+		return h.stopInstance(i, true, outcome{})
+	}
+
+	h.setState(StateReady)
+	readyAt := h.opts.Clock.Now()
+	h.setState(StateRunning)
+	err = h.call(i, hookRun, i.hookCtx, h.role.Run)
+	out := outcome{uptime: h.opts.Clock.Since(readyAt), reason: "Run returned nil"}
+	if err != nil {
+		out.failed, out.reason = true, hookFailure(hookRun, err)
+	}
+	return h.stopInstance(i, true, out)
+}
+
+// stopInstance stops i: cancels its context, runs OnStop if OnStart was
+// called, waits for its handlers and foreground startup tasks, all within
+// the stop deadline. When the instance's context was cancelled before it
+// ended by itself, the cancel cause is the reason.
+func (h *Host) stopInstance(i *instance, onStop bool, out outcome) outcome {
+	if cause := i.cause(); cause != nil {
+		var rec *RecycleError
+		switch {
+		case errors.Is(cause, ErrStopping):
+			out.hostStop = true
+		case errors.As(cause, &rec):
+			// A recycle on purpose; the hook's error, if any, is
+			// usually just the cancellation.
+			out.reason, out.failed = rec.Reason, false
+		}
+	}
+	if out.reason == "" {
+		out.reason = "stopped"
+	}
+	h.beginInstanceStop(i, &RecycleError{Reason: out.reason})
+	h.setState(StateStopping)
+	stopCtx, cancel := context.WithDeadline(context.WithoutCancel(i.hookCtx), h.deadlineTime())
+	defer cancel()
+	if onStop {
+		if err := h.call(i, hookOnStop, stopCtx, h.role.OnStop); err != nil {
+			i.logger.Error("OnStop failed", "error", err.Error())
+		}
+	}
+	h.setHook(phaseHandlerWait)
+	i.handlers.Wait()
+	if sr := i.startup.Load(); sr != nil {
+		h.setHook(phaseForeground)
+		if err := sr.Stop(stopCtx); err != nil {
+			i.logger.Error("stopping startup tasks", "error", err.Error())
+		}
+	}
+	h.setHook("")
+	i.finished.Store(true)
+	h.disarmDeadline(false)
+	return out
+}
+
+// beginInstanceStop cancels i's context with cause and starts the stop
+// deadline, unless i's stop has already begun.
+func (h *Host) beginInstanceStop(i *instance, cause error) {
+	if i.ctx.Err() != nil {
+		// Already stopping: the host's own stop, or an earlier recycle,
+		// armed the deadline.
+		return
+	}
+	h.armDeadline()
+	i.cancel(cause)
+}
+
+// call runs a role hook, turning a panic into a *PanicError.
+func (h *Host) call(i *instance, hook string, ctx context.Context, fn func(context.Context, role.Env) error) (err error) {
+	h.setHook(hook)
+	defer h.setHook("")
+	defer func() {
+		if v := recover(); v != nil {
+			stack := debug.Stack()
+			err = &PanicError{Hook: hook, Value: v, Stack: stack}
+			i.logger.Error("hook panicked", "hook", hook, "panic", fmt.Sprint(v), "stack", string(stack))
+		}
+	}()
+	return fn(ctx, i)
+}
+
+// hookFailure renders a hook's error as a recycle reason.
+func hookFailure(hook string, err error) string {
+	var p *PanicError
+	if errors.As(err, &p) {
+		return p.Error()
+	}
+	return hook + " failed: " + err.Error()
+}
+
+// hostCtx is the context handed to hooks: the instance context carrying the
+// host's logger and status registry for the tasks and queue packages.
+func (h *Host) hostCtx(i *instance) context.Context {
+	return hostctx.With(i.ctx, hostctx.New(i.logger, h.status))
+}

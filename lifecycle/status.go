@@ -1,0 +1,129 @@
+package lifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/cloudrole/cloudrole/role"
+	"github.com/cloudrole/cloudrole/startup"
+)
+
+// Status is the host's snapshot, served as JSON on /status. It holds no
+// setting values and no credentials: settings appear by name only.
+type Status struct {
+	State       State         `json:"state"`
+	StateSince  time.Time     `json:"state_since"`
+	Ready       bool          `json:"ready"`
+	ReadyReason string        `json:"ready_reason,omitempty"`
+	Busy        bool          `json:"busy"`
+	Frozen      string        `json:"frozen,omitempty"` // why, when frozen
+	Stopping    bool          `json:"stopping"`
+	Hook        string        `json:"hook,omitempty"` // the hook or phase running now
+	Identity    role.Identity `json:"identity"`
+	StartedAt   time.Time     `json:"started_at"`
+	Uptime      Duration      `json:"uptime"`
+
+	Recycles            int        `json:"recycles"`
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	NextStart           *time.Time `json:"next_start,omitempty"` // during crash-loop backoff
+	RecycleHistory      []Recycle  `json:"recycle_history"`
+
+	StartupTasks []startup.Result `json:"startup_tasks"`
+
+	ConfigFile  string   `json:"config_file,omitempty"`
+	ConfigError string   `json:"config_error,omitempty"` // why the last reload was rejected
+	Settings    []string `json:"settings"`               // names only
+
+	// Components holds the sections that packages used by the role
+	// registered (task groups, queues).
+	Components map[string]any `json:"components,omitempty"`
+}
+
+// Duration marshals as a Go duration string ("1m30s").
+type Duration time.Duration
+
+// MarshalJSON renders d as a duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	*d = Duration(v)
+	return err
+}
+
+// Status returns a snapshot of the host. Safe to call at any time.
+func (h *Host) Status() Status {
+	ready, reason := h.ready()
+	now := h.opts.Clock.Now()
+	h.mu.Lock()
+	s := Status{
+		State:               h.state,
+		StateSince:          h.stateSince,
+		Ready:               ready,
+		ReadyReason:         reason,
+		Stopping:            h.stopping,
+		Hook:                h.hook,
+		StartedAt:           h.start,
+		Recycles:            h.recycles,
+		ConsecutiveFailures: h.streak,
+		RecycleHistory:      append([]Recycle{}, h.history...),
+		ConfigFile:          h.cfg.File,
+		ConfigError:         h.configErr,
+		StartupTasks:        []startup.Result{},
+	}
+	if !h.start.IsZero() {
+		s.Uptime = Duration(now.Sub(h.start))
+	}
+	if h.state == StateFrozen {
+		s.Frozen = h.frozenReasonLocked(true)
+	}
+	if !h.nextStart.IsZero() {
+		t := h.nextStart
+		s.NextStart = &t
+	}
+	i := h.inst
+	h.mu.Unlock()
+
+	if i != nil {
+		s.Identity = i.id
+		s.Busy = i.busy.Load()
+		s.Settings = i.SettingNames()
+		if sr := i.startup.Load(); sr != nil {
+			s.StartupTasks = sr.Results()
+		}
+	}
+	if c := h.status.Snapshot(); len(c) > 0 {
+		s.Components = c
+	}
+	return s
+}
+
+// ready is the readiness verdict and, when not ready, the reason.
+func (h *Host) ready() (bool, string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.stopping:
+		return false, "stopping"
+	case h.state == StateFrozen:
+		return false, "frozen: " + h.frozenReasonLocked(true)
+	case !h.state.ready():
+		return false, string(h.state)
+	case h.inst != nil && h.inst.busy.Load():
+		return false, "busy"
+	}
+	return true, ""
+}
+
+// probe adapts the host to health.Probe.
+type probe struct{ h *Host }
+
+func (p probe) Live(ctx context.Context) error { return p.h.Live(ctx) }
+func (p probe) Ready() (bool, string)          { return p.h.ready() }
+func (p probe) Status() any                    { return p.h.Status() }
