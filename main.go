@@ -1,0 +1,233 @@
+package cloudrole
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cloudrole/cloudrole/config"
+	"github.com/cloudrole/cloudrole/lifecycle"
+	"github.com/cloudrole/cloudrole/role"
+)
+
+// Options adapt Main to its surroundings; the zero value uses the process's.
+type Options struct {
+	// Name is the program name used in usage text and as the default role
+	// name. Defaults to the base name of os.Args[0].
+	Name string
+	// Stdout and Stderr default to the process's.
+	Stdout, Stderr io.Writer
+	// Environ defaults to os.Environ().
+	Environ []string
+	// DefaultConfig is the config file used when neither --config nor
+	// CLOUDROLE_CONFIG names one, if that file exists.
+	DefaultConfig string
+	// Host is passed to lifecycle.New; its Logger, if nil, is built from
+	// the config's log section and writes to Stderr.
+	Host lifecycle.Options
+}
+
+// Main runs r as a program with the command line in os.Args, and exits with
+// the resulting code. It does not return.
+func Main(r role.Role) { MainWith(r, Options{}) }
+
+// MainWith is Main with options.
+func MainWith(r role.Role, opts Options) {
+	os.Exit(Run(context.Background(), r, os.Args[1:], opts))
+}
+
+// Run is Main without the exit: it runs the verb in args and returns the
+// exit code. ctx stops a running role like SIGTERM does.
+func Run(ctx context.Context, r role.Role, args []string, opts Options) int {
+	if opts.Name == "" {
+		opts.Name = strings.TrimSuffix(filepath.Base(os.Args[0]), ".exe")
+	}
+	if opts.Stdout == nil {
+		opts.Stdout = os.Stdout
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	if opts.Environ == nil {
+		opts.Environ = os.Environ()
+	}
+	cli, code := parseArgs(args, opts)
+	if cli == nil {
+		return code
+	}
+	return cli.verb.run(ctx, r, cli, opts)
+}
+
+// invocation is a parsed command line.
+type invocation struct {
+	verb       *verb
+	configPath string
+	args       []string // what follows the verb's flags
+}
+
+// verb is one command of the CLI.
+type verb struct {
+	name    string
+	summary string
+	flags   func(fs *flag.FlagSet)
+	run     func(ctx context.Context, r role.Role, inv *invocation, opts Options) int
+}
+
+func verbs() []*verb {
+	return []*verb{
+		{name: "run", summary: "run the role in the foreground (the default)", run: runVerb},
+		{name: "validate", summary: "check the config and exit (0 if valid, 3 if not)", run: validateVerb},
+	}
+}
+
+func usage(w io.Writer, name string) {
+	fmt.Fprintf(w, "usage: %s [verb] [--config FILE]\n\nverbs:\n", name)
+	for _, v := range verbs() {
+		fmt.Fprintf(w, "  %-10s %s\n", v.name, v.summary)
+	}
+	fmt.Fprintf(w, "\nflags:\n  --config FILE  the role's config file (default: $CLOUDROLE_CONFIG, or none)\n")
+	fmt.Fprintf(w, "\nexit codes: 0 stopped cleanly, 1 error, 2 usage, 3 invalid config,\n"+
+		"  4 crash loop, 5 stop deadline passed, 6 second signal\n")
+}
+
+// parseArgs reads "[verb] [flags]" (flags may also come before the verb).
+// On a usage error or -h it prints and returns (nil, code).
+func parseArgs(args []string, opts Options) (*invocation, int) {
+	inv := &invocation{}
+	fs := flag.NewFlagSet(opts.Name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&inv.configPath, "config", "", "")
+	fs.StringVar(&inv.configPath, "c", "", "")
+	parse := func(a []string) ([]string, int) {
+		if err := fs.Parse(a); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				usage(opts.Stdout, opts.Name)
+				return nil, lifecycle.ExitOK
+			}
+			fmt.Fprintf(opts.Stderr, "%s: %v\n\n", opts.Name, err)
+			usage(opts.Stderr, opts.Name)
+			return nil, lifecycle.ExitUsage
+		}
+		return fs.Args(), -1
+	}
+	rest, code := parse(args)
+	if code >= 0 {
+		return nil, code
+	}
+	inv.verb = verbs()[0]
+	if len(rest) > 0 {
+		inv.verb = nil
+		for _, v := range verbs() {
+			if v.name == rest[0] {
+				inv.verb = v
+			}
+		}
+		if inv.verb == nil {
+			fmt.Fprintf(opts.Stderr, "%s: unknown verb %q\n\n", opts.Name, rest[0])
+			usage(opts.Stderr, opts.Name)
+			return nil, lifecycle.ExitUsage
+		}
+		if rest, code = parse(rest[1:]); code >= 0 {
+			return nil, code
+		}
+	}
+	if inv.verb.flags == nil && len(rest) > 0 {
+		fmt.Fprintf(opts.Stderr, "%s %s: unexpected argument %q\n\n", opts.Name, inv.verb.name, rest[0])
+		usage(opts.Stderr, opts.Name)
+		return nil, lifecycle.ExitUsage
+	}
+	inv.args = rest
+	if inv.configPath == "" {
+		inv.configPath = lookupEnv(opts.Environ, "CLOUDROLE_CONFIG")
+	}
+	if inv.configPath == "" && opts.DefaultConfig != "" {
+		if _, err := os.Stat(opts.DefaultConfig); err == nil {
+			inv.configPath = opts.DefaultConfig
+		}
+	}
+	return inv, -1
+}
+
+func lookupEnv(environ []string, key string) string {
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// loadConfig loads the invocation's config, printing errors the way the
+// validate verb and the run verb both report them.
+func loadConfig(inv *invocation, opts Options) (*config.Config, config.Options, int) {
+	host, _ := os.Hostname()
+	copts := config.Options{Environ: opts.Environ, ProgramName: opts.Name, Hostname: host}
+	var (
+		cfg *config.Config
+		err error
+	)
+	if inv.configPath == "" {
+		cfg, err = config.Default(copts)
+	} else {
+		cfg, err = config.Load(inv.configPath, copts)
+	}
+	if err != nil {
+		fmt.Fprintf(opts.Stderr, "%s: invalid config:\n%v\n", opts.Name, err)
+		return nil, copts, lifecycle.ExitConfig
+	}
+	return cfg, copts, -1
+}
+
+func validateVerb(_ context.Context, _ role.Role, inv *invocation, opts Options) int {
+	cfg, _, code := loadConfig(inv, opts)
+	if cfg == nil {
+		return code
+	}
+	where := cfg.File
+	if where == "" {
+		where = "defaults and environment"
+	}
+	fmt.Fprintf(opts.Stdout, "%s: config OK (%s)\n", opts.Name, where)
+	return lifecycle.ExitOK
+}
+
+func runVerb(ctx context.Context, r role.Role, inv *invocation, opts Options) int {
+	cfg, copts, code := loadConfig(inv, opts)
+	if cfg == nil {
+		return code
+	}
+	hopts := opts.Host
+	if hopts.Logger == nil {
+		hopts.Logger = newLogger(cfg.Log, opts.Stderr)
+	}
+	hopts.ConfigOptions = copts
+	h, err := lifecycle.New(r, cfg, hopts)
+	if err != nil {
+		fmt.Fprintf(opts.Stderr, "%s: %v\n", opts.Name, err)
+		return lifecycle.ExitError
+	}
+	err = h.Run(ctx)
+	if err != nil {
+		hopts.Logger.Error("host ended", "error", err.Error(), "exit_code", lifecycle.ExitCode(err))
+	}
+	return lifecycle.ExitCode(err)
+}
+
+// newLogger builds the process logger from the log section.
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, hopts))
+	}
+	return slog.New(slog.NewTextHandler(w, hopts))
+}
