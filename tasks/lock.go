@@ -1,44 +1,26 @@
 package tasks
 
-import (
-	"context"
-	"errors"
-	"time"
-)
+import "github.com/cloudrole/cloudrole/internal/lease"
 
 // Locker hands out named, expiring leases. Singleton tasks use one so that a
 // task runs on one instance at a time across all instances of a role.
 // NewLocalLocker works within one process; package queue provides one backed
 // by a NATS KV bucket that works across machines.
-type Locker interface {
-	// Acquire tries once to take the lock called name for holder, for ttl.
-	// If another holder has a live lease it returns an error wrapping
-	// ErrLockHeld. A lease not renewed within ttl expires and may be
-	// acquired by someone else.
-	Acquire(ctx context.Context, name, holder string, ttl time.Duration) (Lease, error)
-}
+//
+// Acquire tries once to take the lock called name for holder, for ttl. If
+// another holder has a live lease it returns an error wrapping ErrLockHeld.
+// A lease not renewed within ttl expires and may be acquired by someone else.
+type Locker = lease.Locker
 
-// Lease is a lock held by one holder.
-type Lease interface {
-	// Token is the fencing token: it grows with every new holder of the
-	// same lock name, so a system written to under the lock can refuse a
-	// write that carries an older token than one it has already seen.
-	Token() uint64
-
-	// Renew extends the lease by its ttl. It returns an error wrapping
-	// ErrLeaseLost when the lease expired or another holder took the lock;
-	// the holder must then stop the work the lease protected.
-	Renew(ctx context.Context) error
-
-	// Release gives the lock up so another holder can take it at once.
-	// It is idempotent; releasing a lost lease is not an error.
-	Release(ctx context.Context) error
-}
+// Lease is a lock held by one holder: Token is the fencing token (it grows
+// with every new holder of the same lock name), Renew extends the lease or
+// reports ErrLeaseLost, and Release (idempotent) gives the lock up at once.
+type Lease = lease.Lease
 
 var (
 	// ErrLockHeld means another holder has a live lease on the lock.
-	ErrLockHeld = errors.New("tasks: lock held by another holder")
+	ErrLockHeld = lease.ErrLockHeld
 	// ErrLeaseLost means a lease expired or was taken over; the work it
 	// protected must stop.
-	ErrLeaseLost = errors.New("tasks: lease lost")
+	ErrLeaseLost = lease.ErrLeaseLost
 )
