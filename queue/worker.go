@@ -44,6 +44,10 @@ type WorkerOptions struct {
 	PollInterval time.Duration
 	// Logger defaults to the host's logger from ctx, else discarding.
 	Logger *slog.Logger
+
+	// bellHook, set only by tests, sees each new-job notice after the
+	// worker recorded it.
+	bellHook func(level int)
 }
 
 func (o WorkerOptions) withDefaults() (WorkerOptions, error) {
@@ -194,6 +198,9 @@ func (w *worker) onBell(m *nats.Msg) {
 	select {
 	case w.wake <- struct{}{}:
 	default:
+	}
+	if w.o.bellHook != nil {
+		w.o.bellHook(l)
 	}
 }
 
