@@ -1,0 +1,151 @@
+package queue
+
+import (
+	"fmt"
+	"time"
+)
+
+// Priority is a queue level: 0 is the highest. A queue with Levels n has
+// levels 0..n-1.
+type Priority int
+
+// Names for the levels of a queue with the default three levels.
+const (
+	High   Priority = 0
+	Normal Priority = 1
+	Low    Priority = 2
+)
+
+// Config shapes one queue. The zero value gives the documented defaults.
+type Config struct {
+	// Levels is the number of priority levels, 1..16. Defaults to 3
+	// (High, Normal, Low).
+	Levels int
+	// DefaultPriority is the level of an enqueue without WithPriority.
+	// Defaults to the middle level, (Levels-1)/2 (Normal with 3 levels);
+	// set it with UseDefaultPriority since 0 (High) is a valid level.
+	DefaultPriority Priority
+	// UseDefaultPriority makes DefaultPriority count even when it is 0.
+	UseDefaultPriority bool
+	// MaxDeliver is the number of attempts before a failing job is
+	// dead-lettered. Defaults to 5 (as the Azure WebJobs SDK).
+	MaxDeliver int
+	// AckWait is the lease of a delivered job: a job whose worker neither
+	// finishes nor heartbeats within it is delivered again. Workers
+	// heartbeat every AckWait/3. Defaults to 30s; at least 100ms.
+	AckWait time.Duration
+	// RetryBase and RetryMax shape the retry delay after a failed attempt
+	// n: a random duration in [d/2, d] with d = min(RetryBase*2^(n-1),
+	// RetryMax). Default to 1s and 5m.
+	RetryBase time.Duration
+	RetryMax  time.Duration
+	// MaxBacklog caps the jobs held by the queue, all levels together,
+	// including jobs being worked on. Enqueue beyond it fails with
+	// ErrBacklogFull. 0 (the default) means unlimited.
+	MaxBacklog int64
+	// MaxPayload caps one job's payload in bytes. Defaults to 1 MiB.
+	MaxPayload int
+	// MaxResult caps Job.SetResult in bytes. Defaults to 64 KiB.
+	MaxResult int
+	// Replicas is the stream replication factor (1, 3 or 5 on a
+	// cluster). Defaults to 1.
+	Replicas int
+	// DuplicateWindow is how long an enqueue's message ID is remembered
+	// for dedupe. Defaults to 2m.
+	DuplicateWindow time.Duration
+	// TrackStatus keeps each job's state in a KV bucket for JobStatus.
+	// Defaults to off: it costs one extra asynchronous write per enqueue
+	// and two per attempt (about a 10-20% throughput cost).
+	TrackStatus bool
+	// StatusTTL is how long a job status is kept. Defaults to 24h.
+	StatusTTL time.Duration
+	// DeadLetterMaxAge drops dead letters older than this. Defaults to 0:
+	// kept until re-queued or purged.
+	DeadLetterMaxAge time.Duration
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Levels == 0 {
+		c.Levels = 3
+	}
+	if c.Levels < 1 || c.Levels > 16 {
+		return c, fmt.Errorf("%w: Levels %d: want 1..16", ErrBadConfig, c.Levels)
+	}
+	if !c.UseDefaultPriority && c.DefaultPriority == 0 {
+		c.DefaultPriority = Priority((c.Levels - 1) / 2)
+	}
+	if c.DefaultPriority < 0 || int(c.DefaultPriority) >= c.Levels {
+		return c, fmt.Errorf("%w: DefaultPriority %d: want 0..%d", ErrBadConfig, c.DefaultPriority, c.Levels-1)
+	}
+	def := func(d *time.Duration, v time.Duration, name string) error {
+		if *d == 0 {
+			*d = v
+		}
+		if *d < 0 {
+			return fmt.Errorf("%w: %s %v is negative", ErrBadConfig, name, *d)
+		}
+		return nil
+	}
+	if c.MaxDeliver == 0 {
+		c.MaxDeliver = 5
+	}
+	if c.MaxDeliver < 1 {
+		return c, fmt.Errorf("%w: MaxDeliver %d: want at least 1", ErrBadConfig, c.MaxDeliver)
+	}
+	for _, e := range []error{
+		def(&c.AckWait, 30*time.Second, "AckWait"),
+		def(&c.RetryBase, time.Second, "RetryBase"),
+		def(&c.RetryMax, 5*time.Minute, "RetryMax"),
+		def(&c.DuplicateWindow, 2*time.Minute, "DuplicateWindow"),
+		def(&c.StatusTTL, 24*time.Hour, "StatusTTL"),
+	} {
+		if e != nil {
+			return c, e
+		}
+	}
+	if c.DeadLetterMaxAge < 0 {
+		return c, fmt.Errorf("%w: DeadLetterMaxAge %v is negative", ErrBadConfig, c.DeadLetterMaxAge)
+	}
+	if c.AckWait < 100*time.Millisecond {
+		return c, fmt.Errorf("%w: AckWait %v: want at least 100ms", ErrBadConfig, c.AckWait)
+	}
+	if c.RetryMax < c.RetryBase {
+		return c, fmt.Errorf("%w: RetryMax %v is below RetryBase %v", ErrBadConfig, c.RetryMax, c.RetryBase)
+	}
+	if c.MaxBacklog < 0 {
+		return c, fmt.Errorf("%w: MaxBacklog %d is negative", ErrBadConfig, c.MaxBacklog)
+	}
+	if c.MaxPayload == 0 {
+		c.MaxPayload = 1 << 20
+	}
+	if c.MaxPayload < 0 || c.MaxPayload > 64<<20 {
+		return c, fmt.Errorf("%w: MaxPayload %d: want 1..64 MiB", ErrBadConfig, c.MaxPayload)
+	}
+	if c.MaxResult == 0 {
+		c.MaxResult = 64 << 10
+	}
+	if c.MaxResult < 0 {
+		return c, fmt.Errorf("%w: MaxResult %d is negative", ErrBadConfig, c.MaxResult)
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.Replicas < 1 || c.Replicas > 5 {
+		return c, fmt.Errorf("%w: Replicas %d: want 1..5", ErrBadConfig, c.Replicas)
+	}
+	return c, nil
+}
+
+// backoff returns the retry delay after failed attempt n (1-based).
+func (c *Config) backoff(n int, rnd func(int64) int64) time.Duration {
+	d := c.RetryBase
+	for i := 1; i < n && d < c.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, c.RetryMax)
+	half := int64(d / 2)
+	if half <= 0 {
+		return d
+	}
+	return time.Duration(half + rnd(half+1))
+}

@@ -1,0 +1,221 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+)
+
+// EnqueueOption adjusts one enqueue. Options validate their argument; a bad
+// one makes the enqueue fail before anything is published.
+type EnqueueOption func(*enqueueOpts) error
+
+type enqueueOpts struct {
+	prio    Priority
+	hasPrio bool
+	id      string
+	dedupe  bool
+	reply   string
+	hdr     nats.Header
+}
+
+// WithPriority sets the job's level (0 is the highest).
+func WithPriority(p Priority) EnqueueOption {
+	return func(o *enqueueOpts) error { o.prio, o.hasPrio = p, true; return nil }
+}
+
+// WithID sets the job ID and turns on dedupe: a second enqueue with the
+// same ID within the queue's DuplicateWindow is accepted but stored once.
+// Without it, a unique ID is generated. IDs are 1..128 characters of
+// A-Z a-z 0-9 _ - = and inner dots.
+func WithID(id string) EnqueueOption {
+	return func(o *enqueueOpts) error {
+		if err := validateID(id); err != nil {
+			return err
+		}
+		o.id, o.dedupe = id, true
+		return nil
+	}
+}
+
+// WithHeader adds a header carried to the handler (and into the dead-letter
+// stream). Keys starting with "Cloudrole-" or "Nats-" are reserved.
+func WithHeader(key, value string) EnqueueOption {
+	return func(o *enqueueOpts) error {
+		lk := strings.ToLower(key)
+		if key == "" || strings.HasPrefix(lk, "cloudrole-") || strings.HasPrefix(lk, "nats-") {
+			return fmt.Errorf("queue: header key %q is empty or reserved (Cloudrole-*, Nats-*)", key)
+		}
+		if o.hdr == nil {
+			o.hdr = nats.Header{}
+		}
+		o.hdr.Add(key, value)
+		return nil
+	}
+}
+
+// WithReply asks the worker to publish the job's outcome on subject when it
+// finishes (succeeded or dead): the result (or error text) as the body and
+// the headers Cloudrole-Id and Cloudrole-Outcome ("succeeded" or "dead").
+func WithReply(subject string) EnqueueOption {
+	return func(o *enqueueOpts) error {
+		if !validSubject(subject) {
+			return fmt.Errorf("queue: reply subject %q is not a publishable NATS subject", subject)
+		}
+		o.reply = subject
+		return nil
+	}
+}
+
+// Message is one job of EnqueueBatch.
+type Message struct {
+	Payload []byte
+	Options []EnqueueOption
+}
+
+func (q *Queue) build(payload []byte, opts []EnqueueOption) (*nats.Msg, string, error) {
+	var o enqueueOpts
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, "", fmt.Errorf("queue %q: %w", q.name, err)
+		}
+	}
+	if !o.hasPrio {
+		o.prio = q.cfg.DefaultPriority
+	}
+	if o.prio < 0 || int(o.prio) >= q.cfg.Levels {
+		return nil, "", fmt.Errorf("queue %q: %w %d: levels are 0 (highest) to %d", q.name, ErrBadPriority, o.prio, q.cfg.Levels-1)
+	}
+	if len(payload) > q.cfg.MaxPayload {
+		return nil, "", fmt.Errorf("queue %q: %w: %d bytes, limit %d; nothing was enqueued", q.name, ErrPayloadTooLarge, len(payload), q.cfg.MaxPayload)
+	}
+	if o.id == "" {
+		o.id = nuid.Next()
+	}
+	h := o.hdr
+	if h == nil {
+		h = make(nats.Header, 3)
+	}
+	h[hdrID] = []string{o.id}
+	if o.dedupe {
+		h[jetstream.MsgIDHeader] = []string{o.id}
+	}
+	if o.reply != "" {
+		h[hdrReply] = []string{o.reply}
+	}
+	return &nats.Msg{Subject: levelSubject(q.name, int(o.prio)), Header: h, Data: payload}, o.id, nil
+}
+
+// Enqueue stores one job and returns its ID once the server has stored it
+// (with the embedded server's default sync policy, on disk). It never waits
+// for a worker. Errors: ErrBadPriority, ErrBadID, ErrPayloadTooLarge,
+// ErrBacklogFull (wrapped, naming the queue and limit; nothing stored), or
+// the publish error. A failed enqueue may be retried safely with WithID.
+func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOption) (string, error) {
+	m, id, err := q.build(payload, opts)
+	if err != nil {
+		return "", err
+	}
+	q.writeQueued(id)
+	if _, err := q.c.js.PublishMsg(ctx, m); err != nil {
+		return "", q.pubErr(err)
+	}
+	return id, nil
+}
+
+func (q *Queue) pubErr(err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && strings.Contains(apiErr.Description, "maximum messages") {
+		return fmt.Errorf("queue %q: %w: it holds its limit of %d jobs; nothing was enqueued", q.name, ErrBacklogFull, q.cfg.MaxBacklog)
+	}
+	return fmt.Errorf("queue %q: enqueue: %w", q.name, err)
+}
+
+// BatchError reports the messages of an EnqueueBatch that failed; the
+// others were stored.
+type BatchError struct {
+	// Errs has one entry per message: nil for a stored one.
+	Errs []error
+}
+
+func (e *BatchError) Error() string {
+	n, first := 0, error(nil)
+	for _, err := range e.Errs {
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			n++
+		}
+	}
+	return fmt.Sprintf("queue: %d of %d messages not enqueued; first: %v", n, len(e.Errs), first)
+}
+
+// Unwrap returns the failures, so errors.Is finds e.g. ErrBacklogFull.
+func (e *BatchError) Unwrap() []error {
+	var out []error
+	for _, err := range e.Errs {
+		if err != nil {
+			out = append(out, err)
+		}
+	}
+	return out
+}
+
+// EnqueueBatch publishes all messages without waiting for each
+// acknowledgement in turn, then waits for all of them (or ctx). It returns
+// the job IDs, one per message, and nil or a *BatchError whose Errs say
+// which messages were not stored. A message that fails validation is not
+// published; the others still are.
+func (q *Queue) EnqueueBatch(ctx context.Context, msgs []Message) ([]string, error) {
+	ids := make([]string, len(msgs))
+	errs := make([]error, len(msgs))
+	futs := make([]jetstream.PubAckFuture, len(msgs))
+	failed := false
+	for i, mm := range msgs {
+		m, id, err := q.build(mm.Payload, mm.Options)
+		if err != nil {
+			errs[i], failed = err, true
+			continue
+		}
+		ids[i] = id
+		q.writeQueued(id)
+		futs[i], err = q.c.js.PublishMsgAsync(m)
+		if err != nil {
+			errs[i], failed = q.pubErr(err), true
+		}
+	}
+	for i, f := range futs {
+		if f == nil {
+			continue
+		}
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			errs[i], failed = q.pubErr(err), true
+		case <-ctx.Done():
+			for j := i; j < len(futs); j++ {
+				if futs[j] != nil {
+					select {
+					case <-futs[j].Ok():
+					default:
+						errs[j] = fmt.Errorf("queue %q: enqueue not confirmed (it may be stored): %w", q.name, context.Cause(ctx))
+					}
+				}
+			}
+			return ids, &BatchError{Errs: errs}
+		}
+	}
+	if failed {
+		return ids, &BatchError{Errs: errs}
+	}
+	return ids, nil
+}
+
+func nowRFC() string { return time.Now().UTC().Format(time.RFC3339Nano) }

@@ -1,0 +1,73 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrNoProvider is wrapped by Connect when the context carries no
+	// Provider (the host did not put one there).
+	ErrNoProvider = errors.New("queue: no provider in context")
+	// ErrClosed is wrapped by calls on a closed Provider.
+	ErrClosed = errors.New("queue: provider closed")
+	// ErrBadOptions is wrapped by NewProvider when Options are invalid.
+	ErrBadOptions = errors.New("queue: bad options")
+	// ErrBadName is wrapped when a queue name is not usable.
+	ErrBadName = errors.New("queue: bad queue name")
+	// ErrBadConfig is wrapped when a queue Config is invalid.
+	ErrBadConfig = errors.New("queue: bad queue config")
+	// ErrBadPriority is wrapped when an enqueue names a priority level the
+	// queue does not have.
+	ErrBadPriority = errors.New("queue: unknown priority")
+	// ErrBadID is wrapped when a job ID is not usable.
+	ErrBadID = errors.New("queue: bad job id")
+	// ErrPayloadTooLarge is wrapped when a payload exceeds Config.MaxPayload;
+	// nothing was published.
+	ErrPayloadTooLarge = errors.New("queue: payload too large")
+	// ErrBacklogFull is wrapped when a queue holds Config.MaxBacklog jobs;
+	// nothing was published.
+	ErrBacklogFull = errors.New("queue: backlog full")
+	// ErrResultTooLarge is returned by Job.SetResult for a result larger
+	// than Config.MaxResult.
+	ErrResultTooLarge = errors.New("queue: result too large")
+	// ErrNotFound is wrapped when a job status or dead letter does not exist.
+	ErrNotFound = errors.New("queue: not found")
+	// ErrStatusOff is wrapped by JobStatus on a queue without TrackStatus.
+	ErrStatusOff = errors.New("queue: status tracking is off for this queue")
+	// ErrDraining is the cancellation cause of a handler's context when
+	// the worker's drain timeout ran out.
+	ErrDraining = errors.New("queue: worker drain timeout")
+)
+
+// PermanentError marks a handler error that must not be retried: the job
+// goes to the dead-letter stream at once.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent wraps err so that the worker dead-letters the job at once
+// instead of retrying it. It is detected with errors.As, so it may be
+// wrapped further. Permanent(nil) returns nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &PermanentError{Err: err}
+}
+
+// IsPermanent reports whether err is or wraps a PermanentError.
+func IsPermanent(err error) bool {
+	var p *PermanentError
+	return errors.As(err, &p)
+}
+
+// PanicError is the error a handler panic turns into. The job is retried
+// like any other failure.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("handler panic: %v", e.Value) }

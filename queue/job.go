@@ -1,0 +1,98 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Handler processes one job. Returning nil acknowledges it. An error is
+// retried after a backoff, up to the queue's MaxDeliver attempts, then
+// dead-lettered; an error wrapping Permanent is dead-lettered at once. A
+// panic is recovered and counts as an error. ctx ends when the worker's
+// drain timeout runs out (cause ErrDraining); the job is then given back.
+type Handler func(ctx context.Context, j *Job) error
+
+// Job is one delivery of a job to a handler. Its methods are safe for
+// concurrent use.
+type Job struct {
+	// ID is the job ID given at enqueue (or generated). For a message
+	// published by another tool without one, "seq-<stream sequence>".
+	ID string
+	// Priority is the level the job was enqueued at.
+	Priority Priority
+	// Attempt is the delivery count, 1 on the first delivery.
+	Attempt int
+	// Payload is the job's body.
+	Payload []byte
+	// Headers are the producer's headers (cloudrole's own are removed).
+	Headers nats.Header
+	// EnqueuedAt is when the server stored the job.
+	EnqueuedAt time.Time
+
+	msg       jetstream.Msg
+	env       envelope
+	maxResult int
+
+	mu     sync.Mutex
+	result []byte
+}
+
+// SetResult records a small result, published to the job's reply subject
+// and kept in its status record. It returns an error wrapping
+// ErrResultTooLarge (and keeps the previous result) when r exceeds the
+// queue's MaxResult.
+func (j *Job) SetResult(r []byte) error {
+	if len(r) > j.maxResult {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrResultTooLarge, len(r), j.maxResult)
+	}
+	j.mu.Lock()
+	j.result = append([]byte(nil), r...)
+	j.mu.Unlock()
+	return nil
+}
+
+func (j *Job) getResult() []byte {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.result
+}
+
+// userHeaders returns h without cloudrole's and the server's headers.
+func userHeaders(h nats.Header) nats.Header {
+	out := nats.Header{}
+	for k, v := range h {
+		if hasPrefixFold(k, "Cloudrole-") || hasPrefixFold(k, "Nats-") {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func hasPrefixFold(s, p string) bool {
+	return len(s) >= len(p) && equalFold(s[:len(p)], p)
+}
+
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}

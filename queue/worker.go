@@ -1,0 +1,567 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cloudrole/cloudrole/internal/hostctx"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/time/rate"
+)
+
+// WorkerOptions shapes one Work call. The zero value is valid.
+type WorkerOptions struct {
+	// Concurrency is the number of jobs handled at once, and the most
+	// jobs this worker holds unacknowledged: it fetches only as many jobs
+	// as it has free slots, so a high-priority job never waits behind a
+	// prefetched buffer. Defaults to 1.
+	Concurrency int
+	// RateLimit caps the jobs started per second (a token bucket with
+	// RateBurst tokens); 0 (the default) means no limit.
+	RateLimit float64
+	// RateBurst is the token bucket size. Defaults to 1.
+	RateBurst int
+	// DrainTimeout is how long in-flight handlers may run after ctx ends;
+	// then their contexts are cancelled (cause ErrDraining) and their jobs
+	// handed back at once for another worker. Defaults to 10s.
+	DrainTimeout time.Duration
+	// Aging turns on the anti-starvation policy; 0 (the default) is
+	// strict priority. See the package doc for the exact rule.
+	Aging time.Duration
+	// PollInterval is how often an idle worker looks again at every level
+	// without being told of a new job (for jobs coming back after a retry
+	// delay or an expired lease). New jobs wake it at once. Defaults to
+	// 250ms.
+	PollInterval time.Duration
+	// Logger defaults to the host's logger from ctx, else discarding.
+	Logger *slog.Logger
+
+	// bellHook, set only by tests, sees each new-job notice after the
+	// worker recorded it.
+	bellHook func(level int)
+}
+
+func (o WorkerOptions) withDefaults() (WorkerOptions, error) {
+	if o.Concurrency == 0 {
+		o.Concurrency = 1
+	}
+	if o.Concurrency < 0 || o.Concurrency > 10000 {
+		return o, fmt.Errorf("%w: Concurrency %d: want 1..10000", ErrBadConfig, o.Concurrency)
+	}
+	if o.RateLimit < 0 {
+		return o, fmt.Errorf("%w: RateLimit %v is negative", ErrBadConfig, o.RateLimit)
+	}
+	if o.RateBurst == 0 {
+		o.RateBurst = 1
+	}
+	if o.RateBurst < 0 {
+		return o, fmt.Errorf("%w: RateBurst %d is negative", ErrBadConfig, o.RateBurst)
+	}
+	if o.DrainTimeout == 0 {
+		o.DrainTimeout = 10 * time.Second
+	}
+	if o.PollInterval == 0 {
+		o.PollInterval = 250 * time.Millisecond
+	}
+	if o.DrainTimeout < 0 || o.Aging < 0 || o.PollInterval < 0 {
+		return o, fmt.Errorf("%w: DrainTimeout, Aging and PollInterval must not be negative", ErrBadConfig)
+	}
+	return o, nil
+}
+
+type worker struct {
+	q    *Queue
+	h    Handler
+	o    WorkerOptions
+	log  *slog.Logger
+	hctx context.Context
+
+	levels    int
+	maybe     []atomic.Bool  // level may hold deliverable jobs
+	waitSince []atomic.Int64 // unix nanos since the level waits unserved
+	wake      chan struct{}  // a bell rang
+	slotFree  chan struct{}  // a handler finished
+	running   atomic.Int64
+	wg        sync.WaitGroup
+
+	mu      sync.Mutex
+	flying  map[*Job]*flight
+	nextDue time.Time // earliest end of a retry delay we set
+
+	processed, failed, dead atomic.Int64
+}
+
+type flight struct {
+	started  time.Time
+	given    bool // handed back during drain; the handler's outcome is ignored
+	lastBeat time.Time
+}
+
+// Work runs h on the queue's jobs until ctx ends, then drains: it stops
+// fetching, lets in-flight handlers finish for up to DrainTimeout, then
+// cancels their contexts and hands their jobs back (Nak without delay) so
+// another worker takes them at once. It returns nil after the drain, once
+// every handler has returned (a handler that ignores its context delays
+// the return), or an error if it could not start. Any number of workers,
+// in this and other processes, may work the same queue.
+//
+// With a host in ctx, Work shows a "queue:<name>" status section while it
+// runs.
+func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
+	if h == nil {
+		return fmt.Errorf("%w: nil handler", ErrBadConfig)
+	}
+	o, err := opts.withDefaults()
+	if err != nil {
+		return err
+	}
+	w := &worker{
+		q:         q,
+		h:         h,
+		o:         o,
+		log:       hostctx.Logger(ctx, o.Logger).With("queue", q.name),
+		levels:    q.cfg.Levels,
+		maybe:     make([]atomic.Bool, q.cfg.Levels),
+		waitSince: make([]atomic.Int64, q.cfg.Levels),
+		wake:      make(chan struct{}, 1),
+		slotFree:  make(chan struct{}, 1),
+		flying:    make(map[*Job]*flight),
+	}
+	now := time.Now().UnixNano()
+	for l := range w.levels {
+		w.maybe[l].Store(true)
+		w.waitSince[l].Store(now)
+	}
+	sub, err := q.c.nc.Subscribe(bellSubject(q.name), w.onBell)
+	if err != nil {
+		return fmt.Errorf("queue %q: subscribe: %w", q.name, err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if host := hostctx.From(ctx); host != nil {
+		_, remove := host.Status.Add("queue:"+q.name, w.snapshot)
+		defer remove()
+	}
+	hctx, hcancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer hcancel(nil)
+	w.hctx = hctx
+
+	beatDone := make(chan struct{})
+	beatStop := make(chan struct{})
+	go func() {
+		defer close(beatDone)
+		w.heartbeats(beatStop)
+	}()
+
+	w.dispatch(ctx)
+
+	done := make(chan struct{})
+	go func() {
+		w.wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(o.DrainTimeout)
+	select {
+	case <-done:
+	case <-t.C:
+		n := w.giveBack()
+		w.log.Warn("queue: drain timeout; handing in-flight jobs back", "jobs", n, "timeout", o.DrainTimeout)
+		hcancel(ErrDraining)
+		<-done
+	}
+	t.Stop()
+	close(beatStop)
+	<-beatDone
+	_ = q.c.nc.Flush()
+	return nil
+}
+
+// onBell runs on the connection's goroutine for each stored job's
+// headers-only copy; it only marks the level and wakes the dispatcher.
+func (w *worker) onBell(m *nats.Msg) {
+	i := strings.LastIndexByte(m.Subject, '.')
+	l, err := strconv.Atoi(m.Subject[i+1:])
+	if err != nil || l < 0 || l >= w.levels {
+		return
+	}
+	if w.maybe[l].CompareAndSwap(false, true) {
+		w.waitSince[l].Store(time.Now().UnixNano())
+	}
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	if w.o.bellHook != nil {
+		w.o.bellHook(l)
+	}
+}
+
+func (w *worker) markAll() {
+	now := time.Now().UnixNano()
+	for l := range w.levels {
+		if w.maybe[l].CompareAndSwap(false, true) {
+			w.waitSince[l].Store(now)
+		}
+	}
+}
+
+// pick chooses the level to fetch from and how many jobs to fetch, or -1.
+// Strict: the highest level that may hold jobs. With Aging: a lower level
+// whose jobs have waited unserved for Aging or longer goes first (the one
+// waiting longest), for one job.
+func (w *worker) pick(free int) (int, int) {
+	first := -1
+	for l := range w.levels {
+		if w.maybe[l].Load() {
+			first = l
+			break
+		}
+	}
+	if first < 0 {
+		return -1, 0
+	}
+	if w.o.Aging > 0 {
+		now := time.Now().UnixNano()
+		best, bestSince := -1, int64(0)
+		for l := first + 1; l < w.levels; l++ {
+			if !w.maybe[l].Load() {
+				continue
+			}
+			s := w.waitSince[l].Load()
+			if now-s >= int64(w.o.Aging) && (best < 0 || s < bestSince) {
+				best, bestSince = l, s
+			}
+		}
+		if best >= 0 {
+			return best, 1
+		}
+	}
+	return first, free
+}
+
+func (w *worker) dispatch(ctx context.Context) {
+	var lim *rate.Limiter
+	if w.o.RateLimit > 0 {
+		lim = rate.NewLimiter(rate.Limit(w.o.RateLimit), w.o.RateBurst)
+	}
+	poll := time.NewTimer(w.o.PollInterval)
+	defer poll.Stop()
+	for ctx.Err() == nil {
+		free := w.o.Concurrency - int(w.running.Load())
+		if free <= 0 {
+			select {
+			case <-w.slotFree:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		l, n := w.pick(free)
+		if l < 0 {
+			w.idle(ctx, poll)
+			continue
+		}
+		if lim != nil {
+			if lim.Wait(ctx) != nil {
+				return
+			}
+			n = 1
+		}
+		n = min(n, 256)
+		// Clear before fetching: a bell that rings during the fetch sets
+		// it again, so no new job is overlooked.
+		w.maybe[l].Store(false)
+		batch, err := w.q.consumers[l].FetchNoWait(n)
+		if err != nil {
+			w.maybe[l].Store(true)
+			w.log.Warn("queue: fetch failed", "level", l, "err", err)
+			w.pause(ctx, poll)
+			continue
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			w.start(m, l)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
+			w.log.Warn("queue: fetch failed", "level", l, "err", err)
+			w.maybe[l].Store(true)
+			if got == 0 {
+				w.pause(ctx, poll)
+			}
+		}
+		if got > 0 {
+			w.waitSince[l].Store(time.Now().UnixNano())
+		}
+		if got >= n {
+			w.maybe[l].Store(true)
+		}
+	}
+}
+
+// idle waits for a bell, a free poll, the end of a retry delay or ctx.
+func (w *worker) idle(ctx context.Context, poll *time.Timer) {
+	w.mu.Lock()
+	due := w.nextDue
+	w.mu.Unlock()
+	var dueC <-chan time.Time
+	if !due.IsZero() {
+		t := time.NewTimer(max(time.Until(due), 0))
+		defer t.Stop()
+		dueC = t.C
+	}
+	select {
+	case <-w.wake:
+	case <-dueC:
+		w.mu.Lock()
+		if !w.nextDue.After(due) {
+			w.nextDue = time.Time{}
+		}
+		w.mu.Unlock()
+		w.markAll()
+	case <-poll.C:
+		poll.Reset(w.o.PollInterval)
+		w.markAll()
+	case <-ctx.Done():
+	}
+}
+
+// pause waits one poll interval after a failed fetch (server down).
+func (w *worker) pause(ctx context.Context, poll *time.Timer) {
+	select {
+	case <-poll.C:
+		poll.Reset(w.o.PollInterval)
+	case <-ctx.Done():
+	}
+}
+
+func (w *worker) start(m jetstream.Msg, l int) {
+	w.running.Add(1)
+	w.q.stats.inflight.Add(1)
+	w.wg.Add(1)
+	go func() {
+		defer func() {
+			w.q.stats.inflight.Add(-1)
+			w.running.Add(-1)
+			select {
+			case w.slotFree <- struct{}{}:
+			default:
+			}
+			w.wg.Done()
+		}()
+		w.run(m, l)
+	}()
+}
+
+func (w *worker) run(m jetstream.Msg, l int) {
+	cfg := &w.q.cfg
+	env := decodeHeaders(m.Subject(), m.Headers(), cfg.Levels, cfg.DefaultPriority)
+	j := &Job{
+		ID:        env.ID,
+		Priority:  env.Priority,
+		Attempt:   1,
+		Payload:   m.Data(),
+		Headers:   userHeaders(m.Headers()),
+		msg:       m,
+		env:       env,
+		maxResult: cfg.MaxResult,
+	}
+	var seq uint64
+	if md, err := m.Metadata(); err == nil {
+		j.Attempt = int(md.NumDelivered)
+		j.EnqueuedAt = md.Timestamp
+		seq = md.Sequence.Stream
+	}
+	if j.ID == "" {
+		j.ID = "seq-" + strconv.FormatUint(seq, 10)
+	}
+	if len(env.Problems) > 0 {
+		w.log.Warn("queue: job with malformed envelope; using defaults", "id", j.ID, "level", l, "problems", env.Problems)
+	}
+	if j.Attempt > cfg.MaxDeliver {
+		w.deadLetter(j, seq, fmt.Errorf("delivered %d times (MaxDeliver %d) without an outcome: its workers stopped or crashed", j.Attempt, cfg.MaxDeliver))
+		return
+	}
+	fl := &flight{started: time.Now()}
+	w.mu.Lock()
+	w.flying[j] = fl
+	w.mu.Unlock()
+	w.q.writeStatus(JobStatus{ID: j.ID, State: StateRunning, Attempts: j.Attempt, Enqueued: j.EnqueuedAt})
+
+	err := w.call(j)
+
+	w.mu.Lock()
+	given := fl.given
+	delete(w.flying, j)
+	w.mu.Unlock()
+	if given {
+		return
+	}
+	if err == nil {
+		if aerr := m.Ack(); aerr != nil {
+			w.log.Warn("queue: ack failed; the job will be delivered again", "id", j.ID, "err", aerr)
+		}
+		w.q.stats.processed.Add(1)
+		w.processed.Add(1)
+		res := j.getResult()
+		w.q.writeStatus(JobStatus{ID: j.ID, State: StateSucceeded, Attempts: j.Attempt, Result: res, Enqueued: j.EnqueuedAt})
+		w.reply(j, "succeeded", res)
+		return
+	}
+	w.q.stats.failed.Add(1)
+	w.failed.Add(1)
+	w.q.stats.setErr(err)
+	if IsPermanent(err) || j.Attempt >= cfg.MaxDeliver {
+		w.deadLetter(j, seq, err)
+		return
+	}
+	d := cfg.backoff(j.Attempt, randN)
+	w.log.Info("queue: job failed; will retry", "id", j.ID, "attempt", j.Attempt, "delay", d, "err", err)
+	if nerr := m.NakWithDelay(d); nerr != nil {
+		w.log.Warn("queue: nak failed; the job comes back after AckWait", "id", j.ID, "err", nerr)
+	}
+	w.noteDue(time.Now().Add(d))
+	w.q.writeStatus(JobStatus{ID: j.ID, State: StateRetrying, Attempts: j.Attempt, LastError: trunc512(err.Error()), Enqueued: j.EnqueuedAt})
+}
+
+func (w *worker) noteDue(t time.Time) {
+	w.mu.Lock()
+	if w.nextDue.IsZero() || t.Before(w.nextDue) {
+		w.nextDue = t
+	}
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}: // let an idle dispatcher re-arm its timer
+	default:
+	}
+}
+
+// call runs the handler, turning a panic into a *PanicError.
+func (w *worker) call(j *Job) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			st := debug.Stack()
+			w.log.Error("queue: handler panicked", "id", j.ID, "panic", fmt.Sprint(r), "stack", string(st))
+			err = &PanicError{Value: r, Stack: st}
+		}
+	}()
+	return w.h(w.hctx, j)
+}
+
+func (w *worker) reply(j *Job, outcome string, body []byte) {
+	if j.env.Reply == "" {
+		return
+	}
+	m := &nats.Msg{Subject: j.env.Reply, Header: nats.Header{hdrID: {j.ID}, hdrOutcome: {outcome}}, Data: body}
+	if err := w.q.c.nc.PublishMsg(m); err != nil {
+		w.log.Warn("queue: reply failed", "id", j.ID, "subject", j.env.Reply, "err", err)
+	}
+}
+
+// deadLetter stores the job in the dead-letter stream, then terminates it.
+// If the store fails the job is retried later instead, so nothing is lost.
+func (w *worker) deadLetter(j *Job, seq uint64, cause error) {
+	h := nats.Header{}
+	for k, v := range j.msg.Headers() {
+		if !hasPrefixFold(k, "Nats-") {
+			h[k] = v
+		}
+	}
+	h[hdrID] = []string{j.ID}
+	h[hdrError] = []string{trunc512(cause.Error())}
+	h[hdrAttempts] = []string{strconv.Itoa(j.Attempt)}
+	h[hdrDeadAt] = []string{nowRFC()}
+	h[hdrPriority] = []string{strconv.Itoa(int(j.Priority))}
+	if !j.EnqueuedAt.IsZero() {
+		h[hdrEnqueued] = []string{j.EnqueuedAt.UTC().Format(time.RFC3339Nano)}
+	}
+	// Dedupe: a dead-lettering repeated after a lost Term stores once.
+	h[jetstream.MsgIDHeader] = []string{"dead-" + strconv.FormatUint(seq, 10) + "-" + j.ID}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := w.q.c.js.PublishMsg(ctx, &nats.Msg{Subject: dlqSubject(w.q.name), Header: h, Data: j.Payload})
+	if err != nil {
+		d := w.q.cfg.backoff(j.Attempt, randN)
+		w.log.Error("queue: dead-lettering failed; retrying the job later", "id", j.ID, "err", err, "delay", d)
+		_ = j.msg.NakWithDelay(d)
+		return
+	}
+	if err := j.msg.Term(); err != nil {
+		w.log.Warn("queue: term failed; the job may be dead-lettered again (deduplicated)", "id", j.ID, "err", err)
+	}
+	w.q.stats.dead.Add(1)
+	w.dead.Add(1)
+	w.log.Warn("queue: job dead-lettered", "id", j.ID, "attempts", j.Attempt, "err", cause)
+	w.q.writeStatus(JobStatus{ID: j.ID, State: StateDead, Attempts: j.Attempt, LastError: trunc512(cause.Error()), Enqueued: j.EnqueuedAt})
+	w.reply(j, "dead", []byte(cause.Error()))
+}
+
+// heartbeats sends InProgress for every job running longer than AckWait/3,
+// every AckWait/3, so long handlers keep their lease.
+func (w *worker) heartbeats(stop <-chan struct{}) {
+	every := w.q.cfg.AckWait / 3
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			w.mu.Lock()
+			for j, f := range w.flying {
+				last := f.lastBeat
+				if last.IsZero() {
+					last = f.started
+				}
+				if !f.given && now.Sub(last) >= every-every/10 {
+					f.lastBeat = now
+					_ = j.msg.InProgress()
+				}
+			}
+			w.mu.Unlock()
+		}
+	}
+}
+
+// giveBack hands every in-flight job back at once and returns how many.
+func (w *worker) giveBack() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for j, f := range w.flying {
+		if !f.given {
+			f.given = true
+			_ = j.msg.Nak()
+			n++
+		}
+	}
+	return n
+}
+
+// WorkerStatus is the "queue:<name>" status section of a running worker.
+type WorkerStatus struct {
+	QueueFigure
+	Concurrency     int   `json:"concurrency"`
+	WorkerInFlight  int64 `json:"worker_in_flight"`
+	WorkerProcessed int64 `json:"worker_processed"`
+	WorkerFailed    int64 `json:"worker_failed"`
+	WorkerDead      int64 `json:"worker_dead_lettered"`
+}
+
+func (w *worker) snapshot() any {
+	return WorkerStatus{
+		QueueFigure:     w.q.figure(),
+		Concurrency:     w.o.Concurrency,
+		WorkerInFlight:  w.running.Load(),
+		WorkerProcessed: w.processed.Load(),
+		WorkerFailed:    w.failed.Load(),
+		WorkerDead:      w.dead.Load(),
+	}
+}
