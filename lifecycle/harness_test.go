@@ -288,3 +288,16 @@ func (b *syncBuffer) String() string {
 }
 
 func tempPath(t *testing.T, name string) string { return filepath.Join(t.TempDir(), name) }
+
+// eventually polls cond until it holds, failing with what() after
+// waitTimeout. For conditions no event announces (HTTP answers).
+func eventually(t *testing.T, cond func() bool, what func() string) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what())
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+}

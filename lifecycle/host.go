@@ -17,6 +17,7 @@ import (
 	"github.com/cloudrole/cloudrole/config"
 	"github.com/cloudrole/cloudrole/health"
 	"github.com/cloudrole/cloudrole/internal/hostctx"
+	"github.com/cloudrole/cloudrole/queue"
 	"github.com/cloudrole/cloudrole/role"
 )
 
@@ -31,6 +32,9 @@ type Host struct {
 
 	status *hostctx.Registry
 	start  time.Time
+
+	queues    *queue.Provider
+	ownQueues bool // built by the host from config, so closed by it
 
 	pings     chan chan struct{}
 	reloadNow chan struct{}
@@ -82,6 +86,14 @@ func New(r role.Role, cfg *config.Config, opts Options) (*Host, error) {
 		cfg:       cfg,
 		changed:   make(chan struct{}),
 		state:     StateStarting,
+	}
+	h.queues = opts.Queues
+	if h.queues == nil {
+		q, err := newQueueProvider(cfg, opts.Logger)
+		if err != nil {
+			return nil, fmt.Errorf("lifecycle: nats: %w", err)
+		}
+		h.queues, h.ownQueues = q, true
 	}
 	h.ctx, h.cancel = context.WithCancelCause(context.Background())
 	if cfg.File != "" {
@@ -162,6 +174,14 @@ func (h *Host) Run(ctx context.Context) error {
 	go func() { done <- g.Run() }()
 	select {
 	case err := <-done:
+		// After the last OnStop: workers have stopped, so the connection
+		// drains cleanly and the embedded server's store is closed before
+		// the process exits.
+		if h.ownQueues {
+			if cerr := h.queues.Close(); cerr != nil {
+				h.opts.Logger.Error("closing the queue connection", "error", cerr.Error())
+			}
+		}
 		h.mu.Lock()
 		h.inst = nil
 		ev := h.setStateLocked(StateStopped)

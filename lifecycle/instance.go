@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 
 	"github.com/cloudrole/cloudrole/internal/hostctx"
+	"github.com/cloudrole/cloudrole/queue"
 	"github.com/cloudrole/cloudrole/role"
 	"github.com/cloudrole/cloudrole/startup"
 )
@@ -138,7 +139,8 @@ func hookFailure(hook string, err error) string {
 }
 
 // hostCtx is the context handed to hooks: the instance context carrying the
-// host's logger and status registry for the tasks and queue packages.
+// host's logger and status registry for the tasks and queue packages, and
+// the queue provider for queue.Connect.
 func (h *Host) hostCtx(i *instance) context.Context {
-	return hostctx.With(i.ctx, hostctx.New(i.logger, h.status))
+	return queue.WithProvider(hostctx.With(i.ctx, hostctx.New(i.logger, h.status)), h.queues)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/cloudrole/cloudrole/config"
+	"github.com/cloudrole/cloudrole/queue"
 )
 
 // Options tune a Host beyond its config. The zero value is what a program
@@ -51,6 +52,13 @@ type Options struct {
 
 	// ConfigOptions are passed to config.Parse by the default Parse.
 	ConfigOptions config.Options
+
+	// Queues, if set, is the queue provider roles reach with
+	// queue.Connect; the caller owns it and closes it. Defaults to one built
+	// from the config's nats section, which the host closes after the last
+	// OnStop. It lives for the whole process: an in-process recycle keeps
+	// the connection and the embedded server.
+	Queues *queue.Provider
 }
 
 func (o *Options) fill() {

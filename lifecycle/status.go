@@ -36,8 +36,12 @@ type Status struct {
 	Settings    []string `json:"settings"`               // names only
 
 	// Components holds the sections that packages used by the role
-	// registered (task groups, queues).
+	// registered (task groups, queue workers).
 	Components map[string]any `json:"components,omitempty"`
+
+	// NATS is the queue connection: embedded or external, connected or
+	// not, and per-queue figures ("unused" until a role connects).
+	NATS any `json:"nats,omitempty"`
 }
 
 // Duration marshals as a Go duration string ("1m30s").
@@ -101,6 +105,7 @@ func (h *Host) Status() Status {
 	if c := h.status.Snapshot(); len(c) > 0 {
 		s.Components = c
 	}
+	s.NATS = h.queues.Status()
 	return s
 }
 
@@ -117,6 +122,10 @@ func (h *Host) ready() (bool, string) {
 		return false, string(h.state)
 	case h.inst != nil && h.inst.busy.Load():
 		return false, "busy"
+	}
+	// A role that uses queues cannot work while NATS is unreachable.
+	if err := h.queues.Check(); err != nil {
+		return false, err.Error()
 	}
 	return true, ""
 }

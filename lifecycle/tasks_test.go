@@ -3,9 +3,9 @@ package lifecycle
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cloudrole/cloudrole/role"
 	"github.com/cloudrole/cloudrole/tasks"
@@ -65,15 +65,9 @@ func TestTaskFatalRecyclesRoleNamingTask(t *testing.T) {
 // waitStatus polls /status until its body contains want.
 func waitStatus(t *testing.T, hs *harness, want string) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		code, body := hs.get("/status")
-		if code == 200 && strings.Contains(body, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/status never contained %s; last: %d %s", want, code, body)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not a wait for an event
-	}
+	var body string
+	eventually(t, func() bool {
+		_, body = hs.get("/status")
+		return strings.Contains(body, want)
+	}, func() string { return fmt.Sprintf("/status containing %s; last %s", want, body) })
 }
