@@ -2,16 +2,21 @@
 // from a durable priority queue on an embedded NATS JetStream server — no
 // setup, nothing to install.
 //
-// A producer task enqueues orders at high, normal and low priority; a
-// worker handles four at a time, always taking the most urgent first. Some
-// orders fail for a while and are retried with backoff (the attempt count
-// is in the log); poison orders go to the dead-letter queue at once, with
-// their error. Everything shows in /status.
+// At start it enqueues a few thousand orders of mixed priority, a few of
+// them poison. A worker handles eight at a time, always the most urgent
+// first: watch the high-priority orders finish before the low ones. Some
+// orders fail for a while and are retried with backoff; poison orders go
+// to the dead-letter queue with their error. Progress (processed per
+// level, rate, retries, dead letters) is logged every two seconds and is
+// in /status; a summary is printed when all are done, and the role keeps
+// serving its probes until interrupted.
 //
-//	go run ./examples/orders                  # run the role (Ctrl-C stops it gracefully)
-//	curl -s localhost:8080/status             # tasks, worker figures, NATS connection
-//	go run ./examples/orders dead-letters     # list dead letters (while the role runs)
-//	go run ./examples/orders requeue SEQ|ID   # put one back into the queue
+//	go run ./examples/orders                   # run the demo (Ctrl-C stops it gracefully)
+//	go run ./examples/orders -exit-when-done   # stop after the summary
+//	go run ./examples/orders -nats-url nats://127.0.0.1:4222   # use an external server
+//	curl -s localhost:8080/status              # tasks, worker figures, NATS connection
+//	go run ./examples/orders dead-letters      # list dead letters (while the demo runs)
+//	go run ./examples/orders requeue SEQ|ID    # put one back into the queue
 package main
 
 import (
@@ -21,6 +26,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudrole/cloudrole"
@@ -31,28 +38,41 @@ import (
 
 const configFile = "examples/orders/orders.yaml"
 
-// queueConfig is the orders queue: three levels, five attempts, quick
-// retries for the demo, job status kept for lookups.
+// queueConfig is the orders queue: three levels (High, Normal, Low), five
+// attempts, quick retries for the demo.
 var queueConfig = queue.Config{
-	RetryBase:   500 * time.Millisecond,
-	RetryMax:    5 * time.Second,
-	TrackStatus: true,
+	RetryBase: 200 * time.Millisecond,
+	RetryMax:  2 * time.Second,
 }
 
 type orders struct {
 	role.Default
+	exitWhenDone bool
+	run          string // this process's tag, so a rerun's summary counts its own orders
+
+	enqueued atomic.Bool // once per process: a recycle does not enqueue again
+	stats    stats
 }
 
-func (orders) Run(ctx context.Context, env role.Env) error {
-	perSecond, err := intSetting(env, "OrdersPerSecond", 8)
+// stats counts this run's orders by outcome; shipped is per level.
+type stats struct {
+	shipped [3]atomic.Int64
+	retries atomic.Int64
+	dead    atomic.Int64
+	earlier atomic.Int64 // orders left in the queue by an earlier run
+	last    atomic.Int64 // when the last of this run's orders finished (UnixNano)
+}
+
+func (o *orders) Run(ctx context.Context, env role.Env) error {
+	total, err := intSetting(env, "Orders", 3000)
 	if err != nil {
 		return err
 	}
-	flaky, err := intSetting(env, "FlakyPercent", 15)
+	flaky, err := intSetting(env, "FlakyPercent", 5)
 	if err != nil {
 		return err
 	}
-	poison, err := intSetting(env, "PoisonPercent", 3)
+	poison, err := intSetting(env, "PoisonPercent", 1)
 	if err != nil {
 		return err
 	}
@@ -67,71 +87,134 @@ func (orders) Run(ctx context.Context, env role.Env) error {
 	if err != nil {
 		return err
 	}
+	if o.enqueued.CompareAndSwap(false, true) {
+		if err := o.enqueue(ctx, env, q, total, poison); err != nil {
+			o.enqueued.Store(false)
+			return err
+		}
+	}
 
 	g := tasks.NewGroup(ctx, tasks.Options{Name: "orders"})
-	if err := g.Go("producer", func(ctx context.Context) error {
-		return produce(ctx, env, q, perSecond, poison)
+	if err := g.Go("worker", func(ctx context.Context) error {
+		// Work blocks until ctx ends, then lets in-flight orders finish.
+		return q.Work(ctx, o.handle(env, flaky), queue.WorkerOptions{Concurrency: 8})
 	}); err != nil {
 		return err
 	}
-	if err := g.Go("worker", func(ctx context.Context) error {
-		// Work blocks until ctx ends, then lets in-flight orders finish.
-		return q.Work(ctx, handler(env, flaky), queue.WorkerOptions{Concurrency: 4})
+	start, done := time.Now(), false
+	if err := g.Periodic("progress", 2*time.Second, func(ctx context.Context) error {
+		if !done && o.report(env, total, start) {
+			done = true
+			o.summary(env, total, start)
+			if o.exitWhenDone {
+				stopProcess(env)
+			}
+		}
+		return nil
 	}); err != nil {
 		return err
 	}
 	return g.Wait()
 }
 
-// produce enqueues perSecond orders a second until ctx ends. Enqueue never
-// waits for workers: the queue levels the load.
-func produce(ctx context.Context, env role.Env, q *queue.Queue, perSecond, poison int) error {
-	if perSecond <= 0 {
-		<-ctx.Done()
-		return nil
-	}
-	tick := time.NewTicker(time.Second / time.Duration(perSecond))
-	defer tick.Stop()
-	for n := 1; ; n++ {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		prio := []queue.Priority{queue.High, queue.Normal, queue.Normal, queue.Low, queue.Low, queue.Low}[rand.IntN(6)]
-		body := fmt.Sprintf("order-%d", n)
-		if rand.IntN(100) < poison {
-			body += " poison"
-		}
-		if _, err := q.Enqueue(ctx, []byte(body), queue.WithPriority(prio)); err != nil {
-			if ctx.Err() != nil {
-				return nil
+// enqueue puts total orders into the queue in batches: enqueue returns once
+// the server stored them and never waits for a worker.
+func (o *orders) enqueue(ctx context.Context, env role.Env, q *queue.Queue, total, poison int) error {
+	began := time.Now()
+	const batch = 500
+	for first := 0; first < total; first += batch {
+		msgs := make([]queue.Message, 0, batch)
+		for n := first; n < min(first+batch, total); n++ {
+			prio := []queue.Priority{queue.High, queue.Normal, queue.Normal, queue.Low, queue.Low, queue.Low}[rand.IntN(6)]
+			body := fmt.Sprintf("%s order-%d", o.run, n+1)
+			if rand.IntN(100) < poison {
+				body += " poison"
 			}
-			return err // the task restarts after a backoff
+			msgs = append(msgs, queue.Message{Payload: []byte(body), Options: []queue.EnqueueOption{queue.WithPriority(prio)}})
+		}
+		if _, err := q.EnqueueBatch(ctx, msgs); err != nil {
+			return fmt.Errorf("enqueueing orders: %w", err)
 		}
 	}
+	env.Logger().Info("orders enqueued", "orders", total, "took", time.Since(began).Round(time.Millisecond))
+	return nil
 }
 
-// handler handles one order: most succeed, some fail for a few attempts,
+// handle handles one order: most ship, some fail their first attempts,
 // poison ones can never succeed.
-func handler(env role.Env, flaky int) queue.Handler {
+func (o *orders) handle(env role.Env, flaky int) queue.Handler {
 	return func(ctx context.Context, j *queue.Job) error {
-		log := env.Logger().With("order", string(j.Payload), "priority", j.Priority, "attempt", j.Attempt)
+		body := string(j.Payload)
 		select {
 		case <-ctx.Done():
 			return context.Cause(ctx)
-		case <-time.After(time.Duration(50+rand.IntN(250)) * time.Millisecond): // the work
+		case <-time.After(time.Duration(2+rand.IntN(18)) * time.Millisecond): // the work
 		}
+		mine := strings.HasPrefix(body, o.run+" ")
 		switch {
-		case len(j.Payload) > 7 && string(j.Payload[len(j.Payload)-6:]) == "poison":
-			log.Warn("poison order: dead-lettering it")
+		case strings.HasSuffix(body, " poison"):
+			env.Logger().Warn("poison order: dead-lettering it", "order", body, "priority", j.Priority)
+			if mine {
+				o.stats.dead.Add(1)
+				o.stats.last.Store(time.Now().UnixNano())
+			}
 			return queue.Permanent(errors.New("order references an unknown customer"))
 		case j.Attempt < 3 && rand.IntN(100) < flaky:
-			log.Info("payment service busy; will retry")
-			return errors.New("payment service busy")
+			if mine {
+				o.stats.retries.Add(1)
+			}
+			return fmt.Errorf("payment service busy (attempt %d)", j.Attempt)
 		}
-		log.Info("order shipped", "waited", time.Since(j.EnqueuedAt).Round(time.Millisecond))
-		return j.SetResult([]byte("shipped"))
+		if !mine {
+			o.stats.earlier.Add(1)
+		} else if p := int(j.Priority); p >= 0 && p < len(o.stats.shipped) {
+			o.stats.shipped[p].Add(1)
+			o.stats.last.Store(time.Now().UnixNano())
+		}
+		return nil
+	}
+}
+
+// report logs progress and says whether every order of this run is done.
+func (o *orders) report(env role.Env, total int, start time.Time) bool {
+	s := &o.stats
+	shipped := s.shipped[0].Load() + s.shipped[1].Load() + s.shipped[2].Load()
+	finished := shipped + s.dead.Load()
+	env.Logger().Info("progress",
+		"high", s.shipped[0].Load(), "normal", s.shipped[1].Load(), "low", s.shipped[2].Load(),
+		"done", fmt.Sprintf("%d/%d", finished, total),
+		"per_second", int(float64(finished)/time.Since(start).Seconds()),
+		"retries", s.retries.Load(), "dead_letters", s.dead.Load())
+	return finished >= int64(total)
+}
+
+func (o *orders) summary(env role.Env, total int, start time.Time) {
+	s := &o.stats
+	took := time.Unix(0, s.last.Load()).Sub(start)
+	next := "still serving probes on the health address; Ctrl-C to stop"
+	if o.exitWhenDone {
+		next = "stopping (-exit-when-done)"
+	}
+	fmt.Printf(`
+orders done in %v (%.0f/s)
+  shipped   high %d, normal %d, low %d
+  retries   %d (failed attempts, retried with backoff)
+  dead      %d poison orders: go run ./examples/orders dead-letters
+  earlier   %d orders left by an earlier run
+%s
+`, took.Round(time.Millisecond), float64(total)/took.Seconds(),
+		s.shipped[0].Load(), s.shipped[1].Load(), s.shipped[2].Load(),
+		s.retries.Load(), s.dead.Load(), s.earlier.Load(), next)
+}
+
+// stopProcess asks the host for a graceful stop, as Ctrl-C would.
+func stopProcess(env role.Env) {
+	p, err := os.FindProcess(os.Getpid())
+	if err == nil {
+		err = p.Signal(os.Interrupt)
+	}
+	if err != nil {
+		env.Logger().Error("cannot stop after the summary; press Ctrl-C", "error", err.Error())
 	}
 }
 
@@ -151,5 +234,20 @@ func main() {
 			os.Exit(deadLetterVerb(os.Args[1], os.Args[2:]))
 		}
 	}
-	cloudrole.MainWith(orders{}, cloudrole.Options{DefaultConfig: configFile})
+	o := &orders{run: strconv.FormatInt(time.Now().UnixNano(), 36)}
+	// The demo's own flags; everything else goes to cloudrole.Main.
+	args := []string{os.Args[0]}
+	for i := 1; i < len(os.Args); i++ {
+		switch a := os.Args[i]; {
+		case a == "-exit-when-done" || a == "--exit-when-done":
+			o.exitWhenDone = true
+		case (a == "-nats-url" || a == "--nats-url") && i+1 < len(os.Args):
+			i++
+			os.Setenv("CLOUDROLE_NATS_URL", os.Args[i]) // the documented override of nats.url
+		default:
+			args = append(args, a)
+		}
+	}
+	os.Args = args
+	cloudrole.MainWith(o, cloudrole.Options{DefaultConfig: configFile})
 }
