@@ -12,8 +12,10 @@ import (
 	"go.uber.org/goleak"
 )
 
-// testroleBin is internal/testrole, built once for the process scenarios.
-var testroleBin string
+// The role binaries of the process scenarios, built once: internal/testrole
+// (lifecycle behaviour by settings) and internal/faultrole (a queue worker
+// that records every job it finished).
+var testroleBin, faultroleBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "cloudrole-faults")
@@ -22,10 +24,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	testroleBin = filepath.Join(dir, "testrole")
-	build := exec.Command("go", "build", "-o", testroleBin, "github.com/cloudrole/cloudrole/internal/testrole")
+	faultroleBin = filepath.Join(dir, "faultrole")
+	build := exec.Command("go", "build", "-o", dir+"/",
+		"github.com/cloudrole/cloudrole/internal/testrole", "github.com/cloudrole/cloudrole/internal/faultrole")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building testrole:", err)
+		fmt.Fprintln(os.Stderr, "building the role binaries:", err)
 		os.Exit(1)
 	}
 	code := m.Run()

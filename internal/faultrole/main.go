@@ -1,0 +1,89 @@
+// Command faultrole is the worker role of the fault suite (package
+// faults): it works one queue and appends the ID of every job it finished
+// to an effects file before acknowledging it, so the suite can count lost
+// and duplicate jobs across kills.
+//
+// Settings:
+//
+//	Queue: NAME          the queue to work (default "faults")
+//	Concurrency: N       jobs at once (default 4)
+//	WorkMs: N            each job takes N milliseconds (default 1)
+//	AckWaitMs: N         the queue's AckWait (default 2000), short so a
+//	                     killed worker's jobs come back quickly
+//	Replicas: N          the queue's stream replicas (default 1; 3 on a cluster)
+//	Effects: PATH        the file job IDs are appended to (required)
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/cloudrole/cloudrole"
+	"github.com/cloudrole/cloudrole/queue"
+	"github.com/cloudrole/cloudrole/role"
+)
+
+type faultRole struct{ role.Default }
+
+func (faultRole) Run(ctx context.Context, env role.Env) error {
+	path, err := env.Setting("Effects")
+	if err != nil {
+		return err
+	}
+	// O_APPEND: each line is one write(2), so a SIGKILL leaves whole
+	// lines only; the page cache keeps them across a process crash.
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+
+	c, err := queue.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	q, err := c.Queue(ctx, role.StringOr(env, "Queue", "faults"), queueConfig(num(env, "AckWaitMs", 2000), num(env, "Replicas", 1)))
+	if err != nil {
+		return err
+	}
+	work := time.Duration(num(env, "WorkMs", 1)) * time.Millisecond
+	return q.Work(ctx, func(ctx context.Context, j *queue.Job) error {
+		if work > 0 {
+			select {
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			case <-time.After(work):
+			}
+		}
+		if _, err := f.WriteString(j.ID + "\n"); err != nil {
+			return errors.Join(errors.New("recording the effect"), err)
+		}
+		return nil
+	}, queue.WorkerOptions{Concurrency: num(env, "Concurrency", 4)})
+}
+
+// queueConfig is the queue's config; the fault suite's enqueuer uses the
+// same values (faults.faultQueueConfig), since Queue updates the stream and
+// consumers to the config it is given.
+func queueConfig(ackWaitMs, replicas int) queue.Config {
+	return queue.Config{
+		AckWait:   time.Duration(ackWaitMs) * time.Millisecond,
+		RetryBase: 100 * time.Millisecond,
+		RetryMax:  time.Second,
+		Replicas:  replicas,
+	}
+}
+
+func num(env role.Env, name string, def int) int {
+	n, err := strconv.Atoi(role.StringOr(env, name, strconv.Itoa(def)))
+	if err != nil {
+		panic(fmt.Sprintf("setting %s: %v", name, err))
+	}
+	return n
+}
+
+func main() { cloudrole.Main(faultRole{}) }
