@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -86,8 +85,12 @@ type worker struct {
 	hctx context.Context
 
 	levels    int
-	maybe     []atomic.Bool  // level may hold deliverable jobs
-	waitSince []atomic.Int64 // unix nanos since the level waits unserved
+	maybe     []atomic.Bool   // level may hold deliverable jobs
+	waitSince []atomic.Int64  // unix nanos since the level waits unserved
+	lastSeq   []atomic.Uint64 // highest stream sequence fetched per level
+	bellSeq   []atomic.Uint64 // highest stream sequence announced per level
+	fetch     *fetcher
+	fresh     []bool // level not fetched yet (dispatcher-owned)
 	wake      chan struct{}  // a bell rang
 	slotFree  chan struct{}  // a handler finished
 	running   atomic.Int64
@@ -132,6 +135,9 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 		levels:    q.cfg.Levels,
 		maybe:     make([]atomic.Bool, q.cfg.Levels),
 		waitSince: make([]atomic.Int64, q.cfg.Levels),
+		lastSeq:   make([]atomic.Uint64, q.cfg.Levels),
+		bellSeq:   make([]atomic.Uint64, q.cfg.Levels),
+		fresh:     make([]bool, q.cfg.Levels),
 		wake:      make(chan struct{}, 1),
 		slotFree:  make(chan struct{}, 1),
 		flying:    make(map[*Job]*flight),
@@ -140,7 +146,13 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 	for l := range w.levels {
 		w.maybe[l].Store(true)
 		w.waitSince[l].Store(now)
+		w.fresh[l] = true
 	}
+	w.fetch, err = newFetcher(q.c.nc)
+	if err != nil {
+		return fmt.Errorf("queue %q: subscribe: %w", q.name, err)
+	}
+	defer w.fetch.close()
 	sub, err := q.c.nc.Subscribe(bellSubject(q.name), w.onBell)
 	if err != nil {
 		return fmt.Errorf("queue %q: subscribe: %w", q.name, err)
@@ -191,6 +203,12 @@ func (w *worker) onBell(m *nats.Msg) {
 	l, err := strconv.Atoi(m.Subject[i+1:])
 	if err != nil || l < 0 || l >= w.levels {
 		return
+	}
+	if seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64); err == nil {
+		if seq <= w.lastSeq[l].Load() {
+			return // already fetched: a late notice
+		}
+		storeMax(&w.bellSeq[l], seq)
 	}
 	if w.maybe[l].CompareAndSwap(false, true) {
 		w.waitSince[l].Store(time.Now().UnixNano())
@@ -278,19 +296,23 @@ func (w *worker) dispatch(ctx context.Context) {
 		// Clear before fetching: a bell that rings during the fetch sets
 		// it again, so no new job is overlooked.
 		w.maybe[l].Store(false)
-		batch, err := w.q.consumers[l].FetchNoWait(n)
+		// Announced but not yet fetched: the consumer may not see the job
+		// yet, so give it a moment (the request returns as soon as it does).
+		var wait time.Duration
+		if w.fresh[l] || w.bellSeq[l].Load() > w.lastSeq[l].Load() {
+			wait = bellGrace
+		}
+		w.fresh[l] = false
+		msgs, err := w.fetch.fetch(ctx, streamName(w.q.name), consumerName(w.q.name, l), n, wait)
+		got := len(msgs)
+		for _, m := range msgs {
+			md, merr := m.Metadata()
+			if merr == nil {
+				storeMax(&w.lastSeq[l], md.Sequence.Stream)
+			}
+			w.start(m, l, md)
+		}
 		if err != nil {
-			w.maybe[l].Store(true)
-			w.log.Warn("queue: fetch failed", "level", l, "err", err)
-			w.pause(ctx, poll)
-			continue
-		}
-		got := 0
-		for m := range batch.Messages() {
-			got++
-			w.start(m, l)
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
 			w.log.Warn("queue: fetch failed", "level", l, "err", err)
 			w.maybe[l].Store(true)
 			if got == 0 {
@@ -342,7 +364,20 @@ func (w *worker) pause(ctx context.Context, poll *time.Timer) {
 	}
 }
 
-func (w *worker) start(m jetstream.Msg, l int) {
+// bellGrace is how long a pull for an announced job waits for the consumer
+// to see it.
+const bellGrace = 5 * time.Millisecond
+
+func storeMax(a *atomic.Uint64, v uint64) {
+	for {
+		old := a.Load()
+		if v <= old || a.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+func (w *worker) start(m *nats.Msg, l int, md *nats.MsgMetadata) {
 	w.running.Add(1)
 	w.q.stats.inflight.Add(1)
 	w.wg.Add(1)
@@ -356,25 +391,25 @@ func (w *worker) start(m jetstream.Msg, l int) {
 			}
 			w.wg.Done()
 		}()
-		w.run(m, l)
+		w.run(m, l, md)
 	}()
 }
 
-func (w *worker) run(m jetstream.Msg, l int) {
+func (w *worker) run(m *nats.Msg, l int, md *nats.MsgMetadata) {
 	cfg := &w.q.cfg
-	env := decodeHeaders(m.Subject(), m.Headers(), cfg.Levels, cfg.DefaultPriority)
+	env := decodeHeaders(m.Subject, m.Header, cfg.Levels, cfg.DefaultPriority)
 	j := &Job{
 		ID:        env.ID,
 		Priority:  env.Priority,
 		Attempt:   1,
-		Payload:   m.Data(),
-		Headers:   userHeaders(m.Headers()),
+		Payload:   m.Data,
+		Headers:   userHeaders(m.Header),
 		msg:       m,
 		env:       env,
 		maxResult: cfg.MaxResult,
 	}
 	var seq uint64
-	if md, err := m.Metadata(); err == nil {
+	if md != nil {
 		j.Attempt = int(md.NumDelivered)
 		j.EnqueuedAt = md.Timestamp
 		seq = md.Sequence.Stream
@@ -469,7 +504,7 @@ func (w *worker) reply(j *Job, outcome string, body []byte) {
 // If the store fails the job is retried later instead, so nothing is lost.
 func (w *worker) deadLetter(j *Job, seq uint64, cause error) {
 	h := nats.Header{}
-	for k, v := range j.msg.Headers() {
+	for k, v := range j.msg.Header {
 		if !hasPrefixFold(k, "Nats-") {
 			h[k] = v
 		}
@@ -565,3 +600,4 @@ func (w *worker) snapshot() any {
 		WorkerDead:      w.dead.Load(),
 	}
 }
+
