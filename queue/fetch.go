@@ -100,4 +100,3 @@ func (f *fetcher) fetch(ctx context.Context, stream, consumer string, n int, wai
 	}
 	return out, nil
 }
-

@@ -90,9 +90,9 @@ type worker struct {
 	lastSeq   []atomic.Uint64 // highest stream sequence fetched per level
 	bellSeq   []atomic.Uint64 // highest stream sequence announced per level
 	fetch     *fetcher
-	fresh     []bool // level not fetched yet (dispatcher-owned)
-	wake      chan struct{}  // a bell rang
-	slotFree  chan struct{}  // a handler finished
+	fresh     []bool        // level not fetched yet (dispatcher-owned)
+	wake      chan struct{} // a bell rang
+	slotFree  chan struct{} // a handler finished
 	running   atomic.Int64
 	wg        sync.WaitGroup
 
@@ -600,4 +600,3 @@ func (w *worker) snapshot() any {
 		WorkerDead:      w.dead.Load(),
 	}
 }
-
