@@ -23,9 +23,9 @@ type Provider struct {
 
 	startMu sync.Mutex // serialises Client's first call and Close
 	mu      sync.Mutex // guards the fields below; never held while starting
-	client *Client
-	srv    *server.Server
-	closed bool
+	client  *Client
+	srv     *server.Server
+	closed  bool
 }
 
 // NewProvider validates opts and returns a Provider. It starts nothing and
