@@ -132,3 +132,31 @@ func BenchmarkRawPublishAsync(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRawPublishAsyncQueueStream is BenchmarkRawPublishAsync on a
+// queue's own stream (three level subjects and consumers, the bell
+// republish): it separates the stream's cost from the client's.
+func BenchmarkRawPublishAsyncQueueStream(b *testing.B) {
+	_, c := testClient(b)
+	testQueue(b, c, "rawq", Config{})
+	payload := make([]byte, benchPayload)
+	subj := levelSubject("rawq", 1)
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 1000 {
+		futs := make([]jetstream.PubAckFuture, 0, 1000)
+		for j := i; j < min(i+1000, b.N); j++ {
+			f, err := c.js.PublishAsync(subj, payload)
+			if err != nil {
+				b.Fatal(err)
+			}
+			futs = append(futs, f)
+		}
+		for _, f := range futs {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				b.Fatal(err)
+			}
+		}
+	}
+}
