@@ -84,7 +84,7 @@ func TestClusterR3LeaderLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	t.Cleanup(func() { _ = p.Close() }) // after the worker stops (cleanups run last-in first-out)
 	ctx := context.Background()
 	c, err := p.Client(ctx)
 	if err != nil {

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,11 +59,16 @@ func TestDeadWorkerJobRedelivered(t *testing.T) {
 	q2 := testQueue(t, c2, "crash", Config{AckWait: 300 * time.Millisecond})
 	taken := make(chan struct{})
 	release := make(chan struct{})
-	stopA := startWorker(t, ctx, q2, func(ctx context.Context, j *Job) error {
-		close(taken)
-		<-release
-		return nil
-	}, WorkerOptions{DrainTimeout: time.Hour})
+	ctxA, cancelA := context.WithCancel(ctx)
+	defer cancelA()
+	doneA := make(chan error, 1)
+	go func() {
+		doneA <- q2.Work(ctxA, func(ctx context.Context, j *Job) error {
+			close(taken)
+			<-release
+			return nil
+		}, WorkerOptions{DrainTimeout: time.Hour})
+	}()
 	id, err := q.Enqueue(ctx, []byte("job"))
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +83,10 @@ func TestDeadWorkerJobRedelivered(t *testing.T) {
 		t.Fatalf("redelivered job %s attempt %d, want %s attempt 2", j.ID, j.Attempt, id)
 	}
 	close(release)
-	stopA()
+	// Worker A finds its connection gone and says so.
+	if err := recv(t, doneA, "worker A returning"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("worker A on a closed connection returned %v, want ErrClosed", err)
+	}
 }
 
 func TestDrainHandsBackUnfinishedJobs(t *testing.T) {

@@ -114,7 +114,8 @@ type flight struct {
 // cancels their contexts and hands their jobs back (Nak without delay) so
 // another worker takes them at once. It returns nil after the drain, once
 // every handler has returned (a handler that ignores its context delays
-// the return), or an error if it could not start. Any number of workers,
+// the return). It returns an error if it could not start, or one wrapping
+// ErrClosed, after the same drain, if the connection was closed under it. Any number of workers,
 // in this and other processes, may work the same queue.
 //
 // With a host in ctx, Work shows a "queue:<name>" status section while it
@@ -173,7 +174,7 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 		w.heartbeats(beatStop)
 	}()
 
-	w.dispatch(ctx)
+	derr := w.dispatch(ctx)
 
 	done := make(chan struct{})
 	go func() {
@@ -193,7 +194,7 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 	close(beatStop)
 	<-beatDone
 	_ = q.c.nc.Flush()
-	return nil
+	return derr
 }
 
 // onBell runs on the connection's goroutine for each stored job's
@@ -265,7 +266,9 @@ func (w *worker) pick(free int) (int, int) {
 	return first, free
 }
 
-func (w *worker) dispatch(ctx context.Context) {
+// dispatch fetches and starts jobs until ctx ends (nil) or the connection
+// is closed for good (an error wrapping ErrClosed).
+func (w *worker) dispatch(ctx context.Context) error {
 	var lim *rate.Limiter
 	if w.o.RateLimit > 0 {
 		lim = rate.NewLimiter(rate.Limit(w.o.RateLimit), w.o.RateBurst)
@@ -288,7 +291,7 @@ func (w *worker) dispatch(ctx context.Context) {
 		}
 		if lim != nil {
 			if lim.Wait(ctx) != nil {
-				return
+				return nil
 			}
 			n = 1
 		}
@@ -313,6 +316,9 @@ func (w *worker) dispatch(ctx context.Context) {
 			w.start(m, l, md)
 		}
 		if err != nil {
+			if w.q.c.nc.IsClosed() {
+				return fmt.Errorf("queue %q: worker stopped, the connection was closed: %w", w.q.name, ErrClosed)
+			}
 			w.log.Warn("queue: fetch failed", "level", l, "err", err)
 			w.maybe[l].Store(true)
 			if got == 0 {
@@ -326,6 +332,7 @@ func (w *worker) dispatch(ctx context.Context) {
 			w.maybe[l].Store(true)
 		}
 	}
+	return nil
 }
 
 // idle waits for a bell, a free poll, the end of a retry delay or ctx.
