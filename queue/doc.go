@@ -47,6 +47,13 @@
 // per Aging period per worker, and the oldest waiting job of a level is
 // served within about Aging times its position in that level.
 //
+// Weighted shares (WorkerOptions.Shares, off by default) replace strict
+// order with proportions: with shares 6, 3, 1 and all levels holding jobs,
+// six in ten jobs started come from level 0, three from level 1 and one
+// from level 2 (smooth weighted round robin over the levels that have
+// jobs; a level without jobs gives its turn away). Shares fetch one job per
+// request, which costs throughput.
+//
 // # Outcomes
 //
 // A handler's nil acknowledges the job. An error is retried after an

@@ -36,6 +36,13 @@ type WorkerOptions struct {
 	// Aging turns on the anti-starvation policy; 0 (the default) is
 	// strict priority. See the package doc for the exact rule.
 	Aging time.Duration
+	// Shares, if set, replaces strict priority with weighted shares: one
+	// positive weight per level (e.g. 6, 3, 1), and among the levels that
+	// have jobs, level l gets Shares[l]/sum of their shares of the jobs
+	// started (smooth weighted round robin). Aging still applies on top.
+	// It fetches one job per request, so it costs throughput. Defaults to
+	// nil: strict priority.
+	Shares []int
 	// PollInterval is how often an idle worker looks again at every level
 	// without being told of a new job (for jobs coming back after a retry
 	// delay or an expired lease). New jobs wake it at once. Defaults to
@@ -71,6 +78,11 @@ func (o WorkerOptions) withDefaults() (WorkerOptions, error) {
 	if o.PollInterval == 0 {
 		o.PollInterval = 250 * time.Millisecond
 	}
+	for i, sh := range o.Shares {
+		if sh <= 0 {
+			return o, fmt.Errorf("%w: Shares[%d] is %d; every share must be positive", ErrBadConfig, i, sh)
+		}
+	}
 	if o.DrainTimeout < 0 || o.Aging < 0 || o.PollInterval < 0 {
 		return o, fmt.Errorf("%w: DrainTimeout, Aging and PollInterval must not be negative", ErrBadConfig)
 	}
@@ -91,6 +103,7 @@ type worker struct {
 	bellSeq   []atomic.Uint64 // highest stream sequence announced per level
 	fetch     *fetcher
 	fresh     []bool        // level not fetched yet (dispatcher-owned)
+	current   []int         // smooth weighted round robin state (dispatcher-owned)
 	wake      chan struct{} // a bell rang
 	slotFree  chan struct{} // a handler finished
 	running   atomic.Int64
@@ -128,6 +141,9 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.Shares != nil && len(o.Shares) != q.cfg.Levels {
+		return fmt.Errorf("%w: %d Shares for queue %q with %d levels", ErrBadConfig, len(o.Shares), q.name, q.cfg.Levels)
+	}
 	w := &worker{
 		q:         q,
 		h:         h,
@@ -139,6 +155,7 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 		lastSeq:   make([]atomic.Uint64, q.cfg.Levels),
 		bellSeq:   make([]atomic.Uint64, q.cfg.Levels),
 		fresh:     make([]bool, q.cfg.Levels),
+		current:   make([]int, q.cfg.Levels),
 		wake:      make(chan struct{}, 1),
 		slotFree:  make(chan struct{}, 1),
 		flying:    make(map[*Job]*flight),
@@ -262,6 +279,22 @@ func (w *worker) pick(free int) (int, int) {
 		if best >= 0 {
 			return best, 1
 		}
+	}
+	if w.o.Shares != nil {
+		// Smooth weighted round robin over the levels that have jobs.
+		best, total := -1, 0
+		for l := first; l < w.levels; l++ {
+			if !w.maybe[l].Load() {
+				continue
+			}
+			w.current[l] += w.o.Shares[l]
+			total += w.o.Shares[l]
+			if best < 0 || w.current[l] > w.current[best] {
+				best = l
+			}
+		}
+		w.current[best] -= total
+		return best, 1
 	}
 	return first, free
 }
