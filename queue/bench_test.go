@@ -160,3 +160,24 @@ func BenchmarkRawPublishAsyncQueueStream(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkThroughputTracked is BenchmarkThroughput with TrackStatus on:
+// the cost of job status records.
+func BenchmarkThroughputTracked(b *testing.B) {
+	_, c := testClient(b)
+	q := testQueue(b, c, "benchst", Config{TrackStatus: true})
+	prefill(b, q, b.N)
+	var n atomic.Int64
+	done := make(chan struct{})
+	target := int64(b.N)
+	b.ResetTimer()
+	stop := startWorker(b, context.Background(), q, func(context.Context, *Job) error {
+		if n.Add(1) == target {
+			close(done)
+		}
+		return nil
+	}, WorkerOptions{Concurrency: 256})
+	<-done
+	b.StopTimer()
+	stop()
+}

@@ -140,3 +140,29 @@ func TestForeignAndMalformedMessages(t *testing.T) {
 		t.Fatalf("foreign job %+v", b)
 	}
 }
+
+func TestRateLimit(t *testing.T) {
+	_, c := testClient(t)
+	q := testQueue(t, c, "limited", Config{})
+	ctx := context.Background()
+	const n, perSec = 6, 20.0
+	msgs := make([]Message, n)
+	for i := range msgs {
+		msgs[i] = Message{Payload: []byte("x")}
+	}
+	if _, err := q.EnqueueBatch(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan time.Time, n)
+	startWorker(t, ctx, q, func(context.Context, *Job) error { got <- time.Now(); return nil }, WorkerOptions{Concurrency: 4, RateLimit: perSec})
+	first := recv(t, got, "first job")
+	var last time.Time
+	for range n - 1 {
+		last = recv(t, got, "a job")
+	}
+	// A burst of 1 then one job per 50ms: 5 more jobs take at least 250ms
+	// (minus a little for timer granularity).
+	if d := last.Sub(first); d < 225*time.Millisecond {
+		t.Fatalf("%d jobs started within %v at a limit of %v/s", n, d, perSec)
+	}
+}
