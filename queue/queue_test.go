@@ -380,3 +380,26 @@ func TestWeightedShares(t *testing.T) {
 		t.Fatalf("Shares of the wrong length: %v", err)
 	}
 }
+
+func TestHandlerPanicIsRetried(t *testing.T) {
+	_, c := testClient(t)
+	q := testQueue(t, c, "panics", Config{RetryBase: 5 * time.Millisecond})
+	ctx := context.Background()
+	done := make(chan int, 1)
+	startWorker(t, ctx, q, func(_ context.Context, j *Job) error {
+		if j.Attempt == 1 {
+			panic("nil map somewhere")
+		}
+		done <- j.Attempt
+		return nil
+	}, WorkerOptions{})
+	if _, err := q.Enqueue(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if a := recv(t, done, "the retried job"); a != 2 {
+		t.Fatalf("after a panic the job came back at attempt %d", a)
+	}
+	if f := q.figure(); f.Failed != 1 || !strings.Contains(f.LastError, "handler panic: nil map somewhere") {
+		t.Fatalf("figures after a panic %+v", f)
+	}
+}
