@@ -44,7 +44,10 @@ var (
 // goes to the dead-letter stream at once.
 type PermanentError struct{ Err error }
 
+// Error returns the wrapped error's text prefixed with "permanent: ".
 func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
+
+// Unwrap returns the wrapped error.
 func (e *PermanentError) Unwrap() error { return e.Err }
 
 // Permanent wraps err so that the worker dead-letters the job at once
@@ -70,4 +73,5 @@ type PanicError struct {
 	Stack []byte
 }
 
+// Error names the panic value.
 func (e *PanicError) Error() string { return fmt.Sprintf("handler panic: %v", e.Value) }

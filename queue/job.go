@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Handler processes one job. Returning nil acknowledges it. An error is
@@ -34,7 +33,7 @@ type Job struct {
 	// EnqueuedAt is when the server stored the job.
 	EnqueuedAt time.Time
 
-	msg       jetstream.Msg
+	msg       *nats.Msg
 	env       envelope
 	maxResult int
 

@@ -21,10 +21,11 @@ import (
 type Provider struct {
 	opts resolved
 
-	mu     sync.Mutex
-	client *Client
-	srv    *server.Server
-	closed bool
+	startMu sync.Mutex // serialises Client's first call and Close
+	mu      sync.Mutex // guards the fields below; never held while starting
+	client  *Client
+	srv     *server.Server
+	closed  bool
 }
 
 // NewProvider validates opts and returns a Provider. It starts nothing and
@@ -43,12 +44,24 @@ func NewProvider(opts Options) (*Provider, error) {
 // nothing running and may be retried. Errors wrap ErrClosed after Close.
 func (p *Provider) Client(ctx context.Context) (*Client, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
+	c, closed := p.client, p.closed
+	p.mu.Unlock()
+	if closed {
 		return nil, ErrClosed
 	}
-	if p.client != nil {
-		return p.client, nil
+	if c != nil {
+		return c, nil
+	}
+	p.startMu.Lock()
+	defer p.startMu.Unlock()
+	p.mu.Lock()
+	c, closed = p.client, p.closed
+	p.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	if c != nil {
+		return c, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -86,7 +99,7 @@ func (p *Provider) Client(ctx context.Context) (*Client, error) {
 		}
 		return nil, fmt.Errorf("queue: connect to %s: %w", redactURL(url), err)
 	}
-	c, err := newClient(nc, p.opts.Logger)
+	c, err = newClient(nc, p.opts.Logger)
 	if err != nil {
 		nc.Close()
 		if srv != nil {
@@ -95,7 +108,9 @@ func (p *Provider) Client(ctx context.Context) (*Client, error) {
 		}
 		return nil, err
 	}
+	p.mu.Lock()
 	p.client, p.srv = c, srv
+	p.mu.Unlock()
 	return c, nil
 }
 
@@ -153,19 +168,23 @@ func (p *Provider) startEmbedded(ctx context.Context) (*server.Server, error) {
 // and shuts the embedded server down. Idempotent; safe before any Client
 // call. Workers should have stopped first.
 func (p *Provider) Close() error {
+	p.startMu.Lock()
+	defer p.startMu.Unlock()
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
 		return nil
 	}
 	p.closed = true
+	c, srv := p.client, p.srv
+	p.mu.Unlock()
 	var errs []error
-	if p.client != nil {
-		errs = append(errs, p.client.close())
+	if c != nil {
+		errs = append(errs, c.close())
 	}
-	if p.srv != nil {
-		p.srv.Shutdown()
-		p.srv.WaitForShutdown()
+	if srv != nil {
+		srv.Shutdown()
+		srv.WaitForShutdown()
 	}
 	return errors.Join(errs...)
 }

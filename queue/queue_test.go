@@ -335,3 +335,71 @@ func TestRequeueByID(t *testing.T) {
 		t.Fatalf("re-queued job attempt %d, want a fresh count", a)
 	}
 }
+
+func TestWeightedShares(t *testing.T) {
+	_, c := testClient(t)
+	q := testQueue(t, c, "shares", Config{Levels: 2})
+	ctx := context.Background()
+	for _, p := range []Priority{0, 1} {
+		msgs := make([]Message, 200)
+		for i := range msgs {
+			msgs[i] = Message{Payload: []byte{byte(p)}, Options: []EnqueueOption{WithPriority(p)}}
+		}
+		if _, err := q.EnqueueBatch(ctx, msgs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	var first100 []Priority
+	done := make(chan struct{})
+	startWorker(t, ctx, q, func(_ context.Context, j *Job) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(first100) < 100 {
+			first100 = append(first100, j.Priority)
+			if len(first100) == 100 {
+				close(done)
+			}
+		}
+		return nil
+	}, WorkerOptions{Concurrency: 1, Shares: []int{3, 1}})
+	recv(t, done, "100 jobs")
+	mu.Lock()
+	defer mu.Unlock()
+	low := 0
+	for _, p := range first100 {
+		if p == 1 {
+			low++
+		}
+	}
+	// 3:1 shares while both levels have jobs: a quarter of the jobs are low.
+	if low < 20 || low > 30 {
+		t.Fatalf("%d of the first 100 jobs were low priority; want about 25 with shares 3:1", low)
+	}
+	if err := q.Work(ctx, func(context.Context, *Job) error { return nil }, WorkerOptions{Shares: []int{1}}); !errors.Is(err, ErrBadConfig) {
+		t.Fatalf("Shares of the wrong length: %v", err)
+	}
+}
+
+func TestHandlerPanicIsRetried(t *testing.T) {
+	_, c := testClient(t)
+	q := testQueue(t, c, "panics", Config{RetryBase: 5 * time.Millisecond})
+	ctx := context.Background()
+	done := make(chan int, 1)
+	startWorker(t, ctx, q, func(_ context.Context, j *Job) error {
+		if j.Attempt == 1 {
+			panic("nil map somewhere")
+		}
+		done <- j.Attempt
+		return nil
+	}, WorkerOptions{})
+	if _, err := q.Enqueue(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if a := recv(t, done, "the retried job"); a != 2 {
+		t.Fatalf("after a panic the job came back at attempt %d", a)
+	}
+	if f := q.figure(); f.Failed != 1 || !strings.Contains(f.LastError, "handler panic: nil map somewhere") {
+		t.Fatalf("figures after a panic %+v", f)
+	}
+}

@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -37,6 +36,13 @@ type WorkerOptions struct {
 	// Aging turns on the anti-starvation policy; 0 (the default) is
 	// strict priority. See the package doc for the exact rule.
 	Aging time.Duration
+	// Shares, if set, replaces strict priority with weighted shares: one
+	// positive weight per level (e.g. 6, 3, 1), and among the levels that
+	// have jobs, level l gets Shares[l]/sum of their shares of the jobs
+	// started (smooth weighted round robin). Aging still applies on top.
+	// It fetches one job per request, so it costs throughput. Defaults to
+	// nil: strict priority.
+	Shares []int
 	// PollInterval is how often an idle worker looks again at every level
 	// without being told of a new job (for jobs coming back after a retry
 	// delay or an expired lease). New jobs wake it at once. Defaults to
@@ -72,6 +78,11 @@ func (o WorkerOptions) withDefaults() (WorkerOptions, error) {
 	if o.PollInterval == 0 {
 		o.PollInterval = 250 * time.Millisecond
 	}
+	for i, sh := range o.Shares {
+		if sh <= 0 {
+			return o, fmt.Errorf("%w: Shares[%d] is %d; every share must be positive", ErrBadConfig, i, sh)
+		}
+	}
 	if o.DrainTimeout < 0 || o.Aging < 0 || o.PollInterval < 0 {
 		return o, fmt.Errorf("%w: DrainTimeout, Aging and PollInterval must not be negative", ErrBadConfig)
 	}
@@ -86,10 +97,15 @@ type worker struct {
 	hctx context.Context
 
 	levels    int
-	maybe     []atomic.Bool  // level may hold deliverable jobs
-	waitSince []atomic.Int64 // unix nanos since the level waits unserved
-	wake      chan struct{}  // a bell rang
-	slotFree  chan struct{}  // a handler finished
+	maybe     []atomic.Bool   // level may hold deliverable jobs
+	waitSince []atomic.Int64  // unix nanos since the level waits unserved
+	lastSeq   []atomic.Uint64 // highest stream sequence fetched per level
+	bellSeq   []atomic.Uint64 // highest stream sequence announced per level
+	fetch     *fetcher
+	fresh     []bool        // level not fetched yet (dispatcher-owned)
+	current   []int         // smooth weighted round robin state (dispatcher-owned)
+	wake      chan struct{} // a bell rang
+	slotFree  chan struct{} // a handler finished
 	running   atomic.Int64
 	wg        sync.WaitGroup
 
@@ -111,7 +127,8 @@ type flight struct {
 // cancels their contexts and hands their jobs back (Nak without delay) so
 // another worker takes them at once. It returns nil after the drain, once
 // every handler has returned (a handler that ignores its context delays
-// the return), or an error if it could not start. Any number of workers,
+// the return). It returns an error if it could not start, or one wrapping
+// ErrClosed, after the same drain, if the connection was closed under it. Any number of workers,
 // in this and other processes, may work the same queue.
 //
 // With a host in ctx, Work shows a "queue:<name>" status section while it
@@ -124,6 +141,9 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.Shares != nil && len(o.Shares) != q.cfg.Levels {
+		return fmt.Errorf("%w: %d Shares for queue %q with %d levels", ErrBadConfig, len(o.Shares), q.name, q.cfg.Levels)
+	}
 	w := &worker{
 		q:         q,
 		h:         h,
@@ -132,6 +152,10 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 		levels:    q.cfg.Levels,
 		maybe:     make([]atomic.Bool, q.cfg.Levels),
 		waitSince: make([]atomic.Int64, q.cfg.Levels),
+		lastSeq:   make([]atomic.Uint64, q.cfg.Levels),
+		bellSeq:   make([]atomic.Uint64, q.cfg.Levels),
+		fresh:     make([]bool, q.cfg.Levels),
+		current:   make([]int, q.cfg.Levels),
 		wake:      make(chan struct{}, 1),
 		slotFree:  make(chan struct{}, 1),
 		flying:    make(map[*Job]*flight),
@@ -140,7 +164,13 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 	for l := range w.levels {
 		w.maybe[l].Store(true)
 		w.waitSince[l].Store(now)
+		w.fresh[l] = true
 	}
+	w.fetch, err = newFetcher(q.c.nc)
+	if err != nil {
+		return fmt.Errorf("queue %q: subscribe: %w", q.name, err)
+	}
+	defer w.fetch.close()
 	sub, err := q.c.nc.Subscribe(bellSubject(q.name), w.onBell)
 	if err != nil {
 		return fmt.Errorf("queue %q: subscribe: %w", q.name, err)
@@ -161,7 +191,7 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 		w.heartbeats(beatStop)
 	}()
 
-	w.dispatch(ctx)
+	derr := w.dispatch(ctx)
 
 	done := make(chan struct{})
 	go func() {
@@ -181,7 +211,7 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 	close(beatStop)
 	<-beatDone
 	_ = q.c.nc.Flush()
-	return nil
+	return derr
 }
 
 // onBell runs on the connection's goroutine for each stored job's
@@ -191,6 +221,12 @@ func (w *worker) onBell(m *nats.Msg) {
 	l, err := strconv.Atoi(m.Subject[i+1:])
 	if err != nil || l < 0 || l >= w.levels {
 		return
+	}
+	if seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64); err == nil {
+		if seq <= w.lastSeq[l].Load() {
+			return // already fetched: a late notice
+		}
+		storeMax(&w.bellSeq[l], seq)
 	}
 	if w.maybe[l].CompareAndSwap(false, true) {
 		w.waitSince[l].Store(time.Now().UnixNano())
@@ -244,10 +280,28 @@ func (w *worker) pick(free int) (int, int) {
 			return best, 1
 		}
 	}
+	if w.o.Shares != nil {
+		// Smooth weighted round robin over the levels that have jobs.
+		best, total := -1, 0
+		for l := first; l < w.levels; l++ {
+			if !w.maybe[l].Load() {
+				continue
+			}
+			w.current[l] += w.o.Shares[l]
+			total += w.o.Shares[l]
+			if best < 0 || w.current[l] > w.current[best] {
+				best = l
+			}
+		}
+		w.current[best] -= total
+		return best, 1
+	}
 	return first, free
 }
 
-func (w *worker) dispatch(ctx context.Context) {
+// dispatch fetches and starts jobs until ctx ends (nil) or the connection
+// is closed for good (an error wrapping ErrClosed).
+func (w *worker) dispatch(ctx context.Context) error {
 	var lim *rate.Limiter
 	if w.o.RateLimit > 0 {
 		lim = rate.NewLimiter(rate.Limit(w.o.RateLimit), w.o.RateBurst)
@@ -270,7 +324,7 @@ func (w *worker) dispatch(ctx context.Context) {
 		}
 		if lim != nil {
 			if lim.Wait(ctx) != nil {
-				return
+				return nil
 			}
 			n = 1
 		}
@@ -278,19 +332,26 @@ func (w *worker) dispatch(ctx context.Context) {
 		// Clear before fetching: a bell that rings during the fetch sets
 		// it again, so no new job is overlooked.
 		w.maybe[l].Store(false)
-		batch, err := w.q.consumers[l].FetchNoWait(n)
+		// Announced but not yet fetched: the consumer may not see the job
+		// yet, so give it a moment (the request returns as soon as it does).
+		var wait time.Duration
+		if w.fresh[l] || w.bellSeq[l].Load() > w.lastSeq[l].Load() {
+			wait = bellGrace
+		}
+		w.fresh[l] = false
+		msgs, err := w.fetch.fetch(ctx, streamName(w.q.name), consumerName(w.q.name, l), n, wait)
+		got := len(msgs)
+		for _, m := range msgs {
+			md, merr := m.Metadata()
+			if merr == nil {
+				storeMax(&w.lastSeq[l], md.Sequence.Stream)
+			}
+			w.start(m, l, md)
+		}
 		if err != nil {
-			w.maybe[l].Store(true)
-			w.log.Warn("queue: fetch failed", "level", l, "err", err)
-			w.pause(ctx, poll)
-			continue
-		}
-		got := 0
-		for m := range batch.Messages() {
-			got++
-			w.start(m, l)
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
+			if w.q.c.nc.IsClosed() {
+				return fmt.Errorf("queue %q: worker stopped, the connection was closed: %w", w.q.name, ErrClosed)
+			}
 			w.log.Warn("queue: fetch failed", "level", l, "err", err)
 			w.maybe[l].Store(true)
 			if got == 0 {
@@ -304,6 +365,7 @@ func (w *worker) dispatch(ctx context.Context) {
 			w.maybe[l].Store(true)
 		}
 	}
+	return nil
 }
 
 // idle waits for a bell, a free poll, the end of a retry delay or ctx.
@@ -342,7 +404,20 @@ func (w *worker) pause(ctx context.Context, poll *time.Timer) {
 	}
 }
 
-func (w *worker) start(m jetstream.Msg, l int) {
+// bellGrace is how long a pull for an announced job waits for the consumer
+// to see it.
+const bellGrace = 5 * time.Millisecond
+
+func storeMax(a *atomic.Uint64, v uint64) {
+	for {
+		old := a.Load()
+		if v <= old || a.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+func (w *worker) start(m *nats.Msg, l int, md *nats.MsgMetadata) {
 	w.running.Add(1)
 	w.q.stats.inflight.Add(1)
 	w.wg.Add(1)
@@ -356,25 +431,25 @@ func (w *worker) start(m jetstream.Msg, l int) {
 			}
 			w.wg.Done()
 		}()
-		w.run(m, l)
+		w.run(m, l, md)
 	}()
 }
 
-func (w *worker) run(m jetstream.Msg, l int) {
+func (w *worker) run(m *nats.Msg, l int, md *nats.MsgMetadata) {
 	cfg := &w.q.cfg
-	env := decodeHeaders(m.Subject(), m.Headers(), cfg.Levels, cfg.DefaultPriority)
+	env := decodeHeaders(m.Subject, m.Header, cfg.Levels, cfg.DefaultPriority)
 	j := &Job{
 		ID:        env.ID,
 		Priority:  env.Priority,
 		Attempt:   1,
-		Payload:   m.Data(),
-		Headers:   userHeaders(m.Headers()),
+		Payload:   m.Data,
+		Headers:   userHeaders(m.Header),
 		msg:       m,
 		env:       env,
 		maxResult: cfg.MaxResult,
 	}
 	var seq uint64
-	if md, err := m.Metadata(); err == nil {
+	if md != nil {
 		j.Attempt = int(md.NumDelivered)
 		j.EnqueuedAt = md.Timestamp
 		seq = md.Sequence.Stream
@@ -469,7 +544,7 @@ func (w *worker) reply(j *Job, outcome string, body []byte) {
 // If the store fails the job is retried later instead, so nothing is lost.
 func (w *worker) deadLetter(j *Job, seq uint64, cause error) {
 	h := nats.Header{}
-	for k, v := range j.msg.Headers() {
+	for k, v := range j.msg.Header {
 		if !hasPrefixFold(k, "Nats-") {
 			h[k] = v
 		}

@@ -1,0 +1,93 @@
+// Package queue gives roles durable priority queues on NATS JetStream:
+// embedded in the process by default, an external NATS cluster for scale,
+// with the same code either way.
+//
+// # Connection
+//
+// A Provider, made once per process by the host from the role's NATS
+// configuration, hands out the one shared Client. It starts nothing until
+// the first Client call (roles that use no queue start no server), then
+// either runs an embedded nats-server with JetStream (storage under
+// Options.StoreDir, listening on loopback only) or dials Options.URL. It
+// outlives in-process recycles of the role; the host closes it after the
+// last OnStop. Role code gets the client with Connect(ctx).
+//
+// Durability: the embedded server syncs every write to disk before it
+// acknowledges a publish (Options.Sync "always", the default). nats-server's
+// own default is to sync every two minutes, so an OS crash or power loss can
+// lose jobs whose Enqueue had already returned: a queue that promises
+// at-least-once must not do that by default. An interval ("2m") is faster
+// and survives a process crash, but not an OS crash.
+//
+// # Queues and priorities
+//
+// A queue is one JetStream WorkQueue stream (CRQ_<name>) with one subject
+// and one durable pull consumer per priority level (cloudrole.queue.<name>.
+// <level>), a dead-letter stream (CRQ_<name>_DLQ) and, with
+// Config.TrackStatus, a KV bucket of job states (CRQ_<name>_status).
+// Levels are integers, 0 the highest; the default three are High, Normal
+// and Low, and an enqueue without WithPriority uses the middle level.
+//
+// Dispatch is strict by default: whenever a worker has a free slot it takes
+// the next job from the highest level that has one. It fetches only as many
+// jobs as it has free slots (never a prefetch buffer), so a high-priority
+// job never waits behind low-priority jobs held by a worker. JetStream's
+// consumer priority groups rank pulling clients, not messages, and are not
+// used. An idle worker is woken by a headers-only copy of each stored job
+// (stream RePublish to cloudrole.bell.<name>.<level>) and otherwise looks
+// again every PollInterval and when a retry delay it set ends.
+//
+// Anti-starvation (WorkerOptions.Aging, off by default): a lower level
+// that has had jobs waiting, without this worker taking one from it, for
+// Aging or longer gets the next free slot ahead of higher levels, for one
+// job; its clock then restarts. The clock of a level starts when the
+// worker first learns it holds jobs (at start, on a new job, on a poll)
+// and restarts whenever the worker takes a job from it. So under a steady
+// stream of high-priority work each lower level still gets at least one job
+// per Aging period per worker, and the oldest waiting job of a level is
+// served within about Aging times its position in that level.
+//
+// Weighted shares (WorkerOptions.Shares, off by default) replace strict
+// order with proportions: with shares 6, 3, 1 and all levels holding jobs,
+// six in ten jobs started come from level 0, three from level 1 and one
+// from level 2 (smooth weighted round robin over the levels that have
+// jobs; a level without jobs gives its turn away). Shares fetch one job per
+// request, which costs throughput.
+//
+// # Outcomes
+//
+// A handler's nil acknowledges the job. An error is retried after an
+// exponential, jittered delay (a negative acknowledgement with delay, never
+// an immediate redelivery); Job.Attempt counts deliveries from 1. After
+// Config.MaxDeliver attempts, or at once for an error wrapping Permanent,
+// the job is stored in the dead-letter stream with its error, attempts,
+// time and original headers, then terminated; it never blocks the queue. A
+// job redelivered more than MaxDeliver times without an outcome (its
+// workers kept dying) is dead-lettered without running. A panic in a
+// handler is recovered and counts as an error. Dead letters are listed with
+// DeadLetters and put back with Requeue.
+//
+// Long handlers keep their lease: the worker sends an in-progress
+// heartbeat every AckWait/3. A worker that dies mid-job stops them, and the
+// job is delivered to another worker after AckWait. On stop, Work stops
+// fetching, lets in-flight handlers finish within DrainTimeout, and hands
+// back the rest at once.
+//
+// # Load leveling
+//
+// Enqueue waits for the server's acknowledgement, never for a worker;
+// EnqueueBatch publishes asynchronously and waits for all acknowledgements.
+// A worker runs at most Concurrency handlers and, optionally, at most
+// RateLimit jobs per second; the backlog waits in the stream. Config.
+// MaxBacklog makes Enqueue fail fast with ErrBacklogFull instead of growing
+// the stream without bound.
+//
+// # Headers
+//
+// cloudrole writes Cloudrole-Id (the job ID) and Cloudrole-Reply, and
+// Nats-Msg-Id when the producer gave an ID (dedupe within the queue's
+// DuplicateWindow). Messages published to a queue's subjects by other
+// tools, or with damaged headers, are handled like any other job: the level
+// comes from the subject, a missing or bad ID becomes "seq-<sequence>", a
+// bad reply subject is ignored, and the worker logs what was wrong.
+package queue
