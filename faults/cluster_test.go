@@ -101,7 +101,9 @@ func streamLeader(t *testing.T, urls, stream string) string {
 	return leader
 }
 
-// A 3-server cluster with an R3 queue: the server leading the queue's
+// A 3-server cluster with an R3 queue, created by three clients at once
+// (this found a defect: a create racing another could wait unanswered for
+// the caller's whole deadline): the server leading the queue's
 // stream is shut down mid-stream and later started again. No job is lost,
 // processing resumes, and the longest time without progress is reported.
 func TestClusterLeaderLossLosesNothing(t *testing.T) {
@@ -126,9 +128,11 @@ func TestClusterLeaderLossLosesNothing(t *testing.T) {
 			t.Logf("worker 0 logs:\n%s", w0.logs)
 		}
 	})
-	ids := enqueueJobs(t, all, "faults", jobs, 3, "job")
+	// The workers and the enqueuer race to create the same R3 queue, as
+	// the instances of a role do when they start together.
 	w0 = startWorker(t, dir, all, files[0], settings)
 	w1 = startWorker(t, dir, all, files[1], settings)
+	ids := enqueueJobs(t, all, "faults", jobs, 3, "job")
 
 	leader := streamLeader(t, all, "faults")
 	if !waitFor(func() bool { return count(ids, effects(t, files...)).done >= jobs/4 }, waitTimeout) {

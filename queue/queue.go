@@ -69,7 +69,7 @@ func (c *Client) Queue(ctx context.Context, name string, cfg Config) (*Queue, er
 	if cfg.MaxBacklog > 0 {
 		maxMsgs = cfg.MaxBacklog
 	}
-	_, err = c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	scfg := jetstream.StreamConfig{
 		Name:        streamName(name),
 		Description: "cloudrole queue " + name,
 		Subjects:    subjects,
@@ -87,13 +87,17 @@ func (c *Client) Queue(ctx context.Context, name string, cfg Config) (*Queue, er
 			Destination: "cloudrole.bell." + name + ".>",
 			HeadersOnly: true,
 		},
+	}
+	err = provision(ctx, func(ctx context.Context) error {
+		_, err := c.js.CreateOrUpdateStream(ctx, scfg)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("queue %q: stream: %w", name, err)
 	}
 	q := &Queue{c: c, name: name, cfg: cfg}
 	for l := range cfg.Levels {
-		cons, err := c.js.CreateOrUpdateConsumer(ctx, streamName(name), jetstream.ConsumerConfig{
+		ccfg := jetstream.ConsumerConfig{
 			Durable:       consumerName(name, l),
 			Description:   fmt.Sprintf("cloudrole queue %s level %d", name, l),
 			FilterSubject: subjects[l],
@@ -105,13 +109,18 @@ func (c *Client) Queue(ctx context.Context, name string, cfg Config) (*Queue, er
 			MaxDeliver:    -1,
 			MaxAckPending: -1,
 			Replicas:      cfg.Replicas,
+		}
+		var cons jetstream.Consumer
+		err := provision(ctx, func(ctx context.Context) (err error) {
+			cons, err = c.js.CreateOrUpdateConsumer(ctx, streamName(name), ccfg)
+			return err
 		})
 		if err != nil {
 			return nil, fmt.Errorf("queue %q: consumer for level %d: %w", name, l, err)
 		}
 		q.consumers = append(q.consumers, cons)
 	}
-	q.dlq, err = c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	dcfg := jetstream.StreamConfig{
 		Name:        dlqStreamName(name),
 		Description: "cloudrole dead letters of queue " + name,
 		Subjects:    []string{dlqSubject(name)},
@@ -119,17 +128,25 @@ func (c *Client) Queue(ctx context.Context, name string, cfg Config) (*Queue, er
 		Replicas:    cfg.Replicas,
 		MaxAge:      cfg.DeadLetterMaxAge,
 		Duplicates:  cfg.DuplicateWindow,
+	}
+	err = provision(ctx, func(ctx context.Context) (err error) {
+		q.dlq, err = c.js.CreateOrUpdateStream(ctx, dcfg)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("queue %q: dead-letter stream: %w", name, err)
 	}
 	if cfg.TrackStatus {
-		q.status, err = c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		kcfg := jetstream.KeyValueConfig{
 			Bucket:      statusBucket(name),
 			Description: "cloudrole job status of queue " + name,
 			TTL:         cfg.StatusTTL,
 			Replicas:    cfg.Replicas,
 			Storage:     jetstream.FileStorage,
+		}
+		err = provision(ctx, func(ctx context.Context) (err error) {
+			q.status, err = c.js.CreateOrUpdateKeyValue(ctx, kcfg)
+			return err
 		})
 		if err != nil {
 			return nil, fmt.Errorf("queue %q: status bucket: %w", name, err)
