@@ -69,7 +69,13 @@ func (p *Provider) Client(ctx context.Context) (*Client, error) {
 	nopts := []nats.Option{
 		nats.Name(p.opts.Name),
 		nats.MaxReconnects(-1),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			// A nil error with the connection closing is our own Close:
+			// not worth a warning.
+			if err == nil && (nc.IsClosed() || nc.IsDraining()) {
+				p.opts.Logger.Debug("queue: connection closed")
+				return
+			}
 			p.opts.Logger.Warn("queue: disconnected from NATS", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {

@@ -153,7 +153,7 @@ func (o *orders) handle(env role.Env, flaky int) queue.Handler {
 		mine := strings.HasPrefix(body, o.run+" ")
 		switch {
 		case strings.HasSuffix(body, " poison"):
-			env.Logger().Warn("poison order: dead-lettering it", "order", body, "priority", j.Priority)
+			// The queue logs the dead letter with this error.
 			if mine {
 				o.stats.dead.Add(1)
 				o.stats.last.Store(time.Now().UnixNano())
