@@ -119,13 +119,13 @@ func (p *parser) parseYAML(data []byte) (err error) {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		return p.syntaxError(err)
+		return p.syntaxError(data, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		return &Error{File: p.file, Line: extra.Line, Msg: "more than one YAML document; a config file holds one"}
 	} else if !errors.Is(err, io.EOF) {
-		return p.syntaxError(err)
+		return p.syntaxError(data, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil
@@ -157,12 +157,31 @@ func (p *parser) parseYAML(data []byte) (err error) {
 	return nil
 }
 
-func (p *parser) syntaxError(err error) error {
-	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &Error{File: p.file, Line: line, Msg: "invalid YAML: " + m[2]}
+var unknownAnchorRE = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+
+// syntaxError turns a YAML error into an *Error with a line. The YAML
+// library leaves the line out when its position marks are on the first
+// line (they count from 0), and for an alias to an undefined anchor.
+func (p *parser) syntaxError(data []byte, err error) error {
+	m := yamlLineRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return &Error{File: p.file, Msg: "invalid YAML: " + err.Error()}
 	}
-	return &Error{File: p.file, Msg: "invalid YAML: " + err.Error()}
+	line := 1
+	if m[1] != "" {
+		line, _ = strconv.Atoi(m[1])
+	}
+	if a := unknownAnchorRE.FindStringSubmatch(m[2]); a != nil {
+		line = 0
+		for i, l := range bytes.Split(data, []byte("\n")) {
+			if bytes.Contains(l, []byte("*"+a[1])) {
+				line = i + 1
+				break
+			}
+		}
+		return &Error{File: p.file, Line: line, Msg: "YAML anchors and aliases are not supported in a config"}
+	}
+	return &Error{File: p.file, Line: line, Msg: "invalid YAML: " + m[2]}
 }
 
 // refuseAliases reports anchors and aliases: they buy nothing in a config
@@ -237,7 +256,7 @@ func (p *parser) section(s *section, v *yaml.Node) {
 			return
 		}
 		p.lines[path] = val.Line
-		text, ok := p.scalar(val, path, f.duration)
+		text, ok := p.scalar(val, path, f.duration, f.want)
 		if !ok {
 			return
 		}
@@ -250,19 +269,31 @@ func (p *parser) section(s *section, v *yaml.Node) {
 func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
 
 // scalar returns a scalar's text, reporting lists, mappings and (for
-// durations) bare numbers. A null leaves the default: ok is false.
-func (p *parser) scalar(n *yaml.Node, path string, duration bool) (string, bool) {
+// durations) bare numbers other than 0. A null leaves the default: ok is
+// false. want names the expected type in errors.
+func (p *parser) scalar(n *yaml.Node, path string, duration bool, want string) (string, bool) {
 	switch {
 	case n.Kind != yaml.ScalarNode:
-		p.nodeErr(n, path, "must be a single value, not a %s", kindName(n))
+		p.nodeErr(n, path, "must be %s, not a %s", want, kindName(n))
 		return "", false
 	case isNull(n):
 		return "", false
+	case duration && n.Tag == "!!int" && isZero(n.Value):
+		// 0 needs no unit, and "reload_interval: 0" is the documented way
+		// to turn live reload off.
+		return "0s", true
 	case duration && (n.Tag == "!!int" || n.Tag == "!!float"):
 		p.nodeErr(n, path, "invalid duration %s: give a unit (e.g. \"%ss\" or \"%sm\")", n.Value, n.Value, n.Value)
 		return "", false
 	}
 	return n.Value, true
+}
+
+// isZero reports a YAML integer equal to 0 (0, 00, +0, -0, 0x0, 0o0).
+func isZero(v string) bool {
+	v = strings.TrimLeft(v, "+-")
+	v = strings.TrimPrefix(strings.TrimPrefix(v, "0x"), "0o")
+	return strings.Trim(v, "0") == "" && v != ""
 }
 
 func kindName(n *yaml.Node) string {
@@ -347,7 +378,7 @@ func (p *parser) startup(n *yaml.Node) {
 			kp := join(path, key)
 			switch key {
 			case "name", "type", "dir":
-				text, ok := p.scalar(v, kp, false)
+				text, ok := p.scalar(v, kp, false, "a string")
 				if !ok {
 					return
 				}
@@ -363,7 +394,7 @@ func (p *parser) startup(n *yaml.Node) {
 					t.Dir = text
 				}
 			case "timeout":
-				if text, ok := p.scalar(v, kp, true); ok {
+				if text, ok := p.scalar(v, kp, true, `a duration like "30s"`); ok {
 					d, err := parseDuration(text)
 					if err != nil {
 						p.nodeErr(v, kp, "%v", err)

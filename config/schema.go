@@ -16,6 +16,8 @@ type field struct {
 	// duration marks keys whose YAML value must be a string like "30s":
 	// a bare number is refused because its unit would be a guess.
 	duration bool
+	// want names the expected type in errors ("a duration like \"30s\"").
+	want string
 }
 
 // section is a top-level mapping of scalar fields. Its maps and lists
@@ -70,17 +72,17 @@ func integer(p func(*Config) *int) (func(*Config, string) error, func(*Config) s
 
 func strField(key string, p func(*Config) *string) field {
 	set, get := str(p)
-	return field{key: key, set: set, get: get}
+	return field{key: key, set: set, get: get, want: "a string"}
 }
 
 func durField(key string, p func(*Config) *time.Duration) field {
 	set, get := dur(p)
-	return field{key: key, set: set, get: get, duration: true}
+	return field{key: key, set: set, get: get, duration: true, want: `a duration like "30s"`}
 }
 
 func intField(key string, p func(*Config) *int) field {
 	set, get := integer(p)
-	return field{key: key, set: set, get: get}
+	return field{key: key, set: set, get: get, want: "an integer"}
 }
 
 // schema lists every section with its scalar keys, in file order.

@@ -6,7 +6,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
+
+// MinReloadInterval is the shortest host.reload_interval other than 0 (off).
+const MinReloadInterval = 10 * time.Millisecond
 
 // validate checks the values that parsed but may still be wrong, each
 // reported where it was set.
@@ -27,6 +31,16 @@ func (p *parser) validate() {
 	}
 	if h.StopTimeout == 0 {
 		p.errorf("host.stop_timeout", "must be more than 0")
+	}
+	if h.HealthyAfter == 0 {
+		// 0 would count every instance as healthy, so a role whose Run
+		// returns at once would recycle in a tight loop with no backoff
+		// and never trip max_failures.
+		p.errorf("host.healthy_after", "must be more than 0")
+	}
+	if h.ReloadInterval != 0 && h.ReloadInterval < MinReloadInterval {
+		// Each poll reads and hashes the whole file.
+		p.errorf("host.reload_interval", "%s is too often: must be 0 (off) or at least %s", h.ReloadInterval, MinReloadInterval)
 	}
 	if h.HandlerTimeout == 0 {
 		p.errorf("host.handler_timeout", "must be more than 0")
