@@ -47,8 +47,8 @@ func (p *parser) applyEnv(environ []string) {
 				break
 			}
 			if f == nil {
-				p.errs = append(p.errs, &Error{File: "environment", Key: name,
-					Msg: "unknown key " + path + suggest(key, s.keys())})
+				p.errs = append(p.errs, &Error{File: "environment", Key: short(name),
+					Msg: "unknown key " + short(path) + suggest(key, s.keys())})
 				break
 			}
 			p.envs[path] = name
@@ -94,7 +94,7 @@ func (p *parser) setSettingFromEnv(envName, name, value string) {
 	path := join(keySettings, name)
 	p.envs[path] = envName
 	if !settingNameRE.MatchString(name) {
-		p.errorf(path, "invalid setting name %q", name)
+		p.errorf(path, "invalid setting name %s", quote(name))
 		return
 	}
 	p.cfg.Settings[name] = value

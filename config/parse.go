@@ -87,15 +87,15 @@ type parser struct {
 // errorf records a problem with key, located where key was set.
 func (p *parser) errorf(key string, format string, args ...any) {
 	if env, ok := p.envs[key]; ok {
-		p.errs = append(p.errs, &Error{File: "environment", Key: env, Msg: fmt.Sprintf(format, args...)})
+		p.errs = append(p.errs, &Error{File: "environment", Key: short(env), Msg: fmt.Sprintf(format, args...)})
 		return
 	}
-	p.errs = append(p.errs, &Error{File: p.file, Line: p.lines[key], Key: key, Msg: fmt.Sprintf(format, args...)})
+	p.errs = append(p.errs, &Error{File: p.file, Line: p.lines[key], Key: short(key), Msg: fmt.Sprintf(format, args...)})
 }
 
 // nodeErr records a problem at a node's line.
 func (p *parser) nodeErr(n *yaml.Node, key string, format string, args ...any) {
-	p.errs = append(p.errs, &Error{File: p.file, Line: n.Line, Key: key, Msg: fmt.Sprintf(format, args...)})
+	p.errs = append(p.errs, &Error{File: p.file, Line: n.Line, Key: short(key), Msg: fmt.Sprintf(format, args...)})
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
@@ -283,7 +283,7 @@ func (p *parser) scalar(n *yaml.Node, path string, duration bool, want string) (
 		// to turn live reload off.
 		return "0s", true
 	case duration && (n.Tag == "!!int" || n.Tag == "!!float"):
-		p.nodeErr(n, path, "invalid duration %s: give a unit (e.g. \"%ss\" or \"%sm\")", n.Value, n.Value, n.Value)
+		p.nodeErr(n, path, "invalid duration %s: give a unit (e.g. \"%ss\" or \"%sm\")", short(n.Value), short(n.Value), short(n.Value))
 		return "", false
 	}
 	return n.Value, true
@@ -388,7 +388,7 @@ func (p *parser) startup(n *yaml.Node) {
 				case "type":
 					t.Kind, haveType = startup.Kind(text), true
 					if t.Kind != startup.Simple && t.Kind != startup.Background && t.Kind != startup.Foreground {
-						p.nodeErr(v, kp, "unknown type %q (want simple, background or foreground)", text)
+						p.nodeErr(v, kp, "unknown type %s (want simple, background or foreground)", quote(text))
 					}
 				case "dir":
 					t.Dir = text
@@ -415,7 +415,7 @@ func (p *parser) startup(n *yaml.Node) {
 		case t.Name == "":
 			p.nodeErr(item, path, "name is required")
 		case names[t.Name] != 0:
-			p.nodeErr(item, path, "name %q already used by the task on line %d", t.Name, names[t.Name])
+			p.nodeErr(item, path, "name %s already used by the task on line %d", quote(t.Name), names[t.Name])
 		default:
 			names[t.Name] = item.Line
 		}
@@ -433,7 +433,7 @@ func (p *parser) startup(n *yaml.Node) {
 // shell, splitting it into words would be a guess.
 func (p *parser) command(n *yaml.Node, path string) []string {
 	if n.Kind == yaml.ScalarNode && !isNull(n) {
-		p.nodeErr(n, path, "must be a list, e.g. command: [sh, -c, %q] (no shell is used unless you name one)", n.Value)
+		p.nodeErr(n, path, "must be a list, e.g. command: [sh, -c, %s] (no shell is used unless you name one)", quote(n.Value))
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {

@@ -50,10 +50,10 @@ func dur(p func(*Config) *time.Duration) (func(*Config, string) error, func(*Con
 func parseDuration(v string) (time.Duration, error) {
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q (want e.g. \"30s\" or \"5m\")", v)
+		return 0, fmt.Errorf("invalid duration %s (want e.g. \"30s\" or \"5m\")", quote(v))
 	}
 	if d < 0 {
-		return 0, fmt.Errorf("negative duration %q", v)
+		return 0, fmt.Errorf("negative duration %s", quote(v))
 	}
 	return d, nil
 }
@@ -62,7 +62,7 @@ func integer(p func(*Config) *int) (func(*Config, string) error, func(*Config) s
 	return func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				return fmt.Errorf("invalid integer %q", v)
+				return fmt.Errorf("invalid integer %s", quote(v))
 			}
 			*p(c) = n
 			return nil
