@@ -373,7 +373,8 @@ func (p *parser) startup(n *yaml.Node) {
 			continue
 		}
 		var t startup.Task
-		haveType := false
+		haveType, haveCommand := false, false
+		first := len(p.errs)
 		p.eachPair(item, path, func(key string, k, v *yaml.Node) {
 			kp := join(path, key)
 			switch key {
@@ -406,7 +407,7 @@ func (p *parser) startup(n *yaml.Node) {
 					t.Env = m
 				}
 			case "command":
-				t.Command = p.command(v, kp)
+				t.Command, haveCommand = p.command(v, kp), true
 			default:
 				p.nodeErr(k, kp, "unknown key%s", suggest(key, []string{"name", "type", "command", "dir", "env", "timeout"}))
 			}
@@ -422,8 +423,16 @@ func (p *parser) startup(n *yaml.Node) {
 		if !haveType {
 			p.nodeErr(item, path, "type is required (simple, background or foreground)")
 		}
-		if len(t.Command) == 0 {
+		if !haveCommand || (len(t.Command) == 0 && len(p.errs) == first) {
+			// A command that was given but wrong is already reported.
 			p.nodeErr(item, path, "command is required, as a list: command: [program, arg1, arg2]")
+		}
+		if t.Name != "" {
+			// Name the task in its problems: "startup[3]" alone is hard
+			// to find in a long list.
+			for _, e := range p.errs[first:] {
+				e.Msg = "task " + quote(t.Name) + ": " + e.Msg
+			}
 		}
 		p.cfg.Startup = append(p.cfg.Startup, t)
 	}
