@@ -75,7 +75,7 @@ func TestHostileInputs(t *testing.T) {
 		{"deep block nesting", deepBlock(5000), false},
 		{"many unknown keys", manyKeys(50_000), false},
 		{"many settings", "settings:\n" + manySettings(50_000), true},
-		
+
 		{"long bad value", "health:\n  addr: " + long + "\n", false},
 		{"long bad duration", "host:\n  stop_timeout: " + long + "\n", false},
 		{"long command string", "startup:\n  - {name: a, type: simple, command: " + long + "}\n", false},
