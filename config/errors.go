@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -8,15 +9,24 @@ import (
 	"unicode/utf8"
 )
 
+// ErrTooLarge is wrapped by the error for a config file larger than
+// MaxFileSize.
+var ErrTooLarge = errors.New("config file too large")
+
 // Error is one problem in a config. Its text is "file:line: key: msg", with
 // empty parts left out; for an environment override File is "environment"
-// and Key is the variable's name.
+// and Key is the variable's name. Err, when set, is the underlying cause
+// (e.g. fs.ErrNotExist from Load, ErrTooLarge), for errors.Is.
 type Error struct {
 	File string
 	Line int
 	Key  string
 	Msg  string
+	Err  error
 }
+
+// Unwrap returns Err.
+func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	var b strings.Builder

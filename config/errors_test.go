@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cloudrole/cloudrole/startup"
 )
 
 const file = "/etc/roles/role.yaml"
@@ -169,4 +171,23 @@ func TestZeroDurationNeedsNoUnit(t *testing.T) {
 	}
 	_, err := parse(t, "host:\n  reload_interval: 1\n")
 	wantErr(t, err, file, 2, "host.reload_interval", "give a unit")
+}
+
+// Validate applies Parse's checks to a Config changed in code.
+func TestValidateMethod(t *testing.T) {
+	c := mustParse(t, fullYAML)
+	if err := c.Validate(); err != nil {
+		t.Fatalf("a parsed config fails Validate: %v", err)
+	}
+	c.Host.MaxFailures = 0
+	c.Log.Level = "loud"
+	c.Settings["bad name"] = "x"
+	c.Startup = append(c.Startup, startup.Task{Name: "migrate", Kind: "daemon"})
+	err := c.Validate()
+	wantErr(t, err, file, 0, "host.max_failures", "at least 1")
+	wantErr(t, err, file, 0, "log.level", "debug, info")
+	wantErr(t, err, file, 0, "settings.bad name", "invalid setting name")
+	wantErr(t, err, file, 0, "startup[3]", "used twice")
+	wantErr(t, err, file, 0, "startup[3].type", "unknown type")
+	wantErr(t, err, file, 0, "startup[3].command", "required")
 }

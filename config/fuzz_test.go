@@ -42,10 +42,8 @@ func FuzzParse(f *testing.F) {
 		if !reflect.DeepEqual(c1, c2) {
 			t.Fatalf("not deterministic:\n%+v\n%+v", c1, c2)
 		}
-		p := &parser{file: "/f/role.yaml", cfg: c1, lines: map[string]int{}, envs: map[string]string{}}
-		p.validate()
-		if len(p.errs) != 0 {
-			t.Fatalf("accepted config fails validation: %v", p.errs.result())
+		if err := c1.Validate(); err != nil {
+			t.Fatalf("accepted config fails Validate: %v", err)
 		}
 	})
 }

@@ -55,6 +55,9 @@ func TestSizeLimit(t *testing.T) {
 	}
 	_, err = Load(path, testOpts)
 	wantErr(t, err, path, 0, "", "larger than")
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("errors.Is(%v, ErrTooLarge) is false", err)
+	}
 	// Just under the limit is fine.
 	ok := []byte("settings:\n  A: " + strings.Repeat("x", MaxFileSize-20) + "\n")
 	c, err := Parse(file, ok, testOpts)
@@ -75,7 +78,6 @@ func TestHostileInputs(t *testing.T) {
 		{"deep block nesting", deepBlock(5000), false},
 		{"many unknown keys", manyKeys(50_000), false},
 		{"many settings", "settings:\n" + manySettings(50_000), true},
-
 		{"long bad value", "health:\n  addr: " + long + "\n", false},
 		{"long bad duration", "host:\n  stop_timeout: " + long + "\n", false},
 		{"long command string", "startup:\n  - {name: a, type: simple, command: " + long + "}\n", false},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -34,15 +35,20 @@ type Options struct {
 func Load(path string, opts Options) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, &Error{File: path, Msg: "cannot read: " + errors.Unwrap(err).Error()}
+		cause := err
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			cause = pe.Err
+		}
+		return nil, &Error{File: path, Msg: "cannot read: " + cause.Error(), Err: err}
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
-		return nil, &Error{File: path, Msg: "cannot read: " + err.Error()}
+		return nil, &Error{File: path, Msg: "cannot read: " + err.Error(), Err: err}
 	}
 	if len(data) > MaxFileSize {
-		return nil, &Error{File: path, Msg: fmt.Sprintf("larger than %d bytes", MaxFileSize)}
+		return nil, &Error{File: path, Msg: fmt.Sprintf("larger than %d bytes", MaxFileSize), Err: ErrTooLarge}
 	}
 	return Parse(path, data, opts)
 }
@@ -62,7 +68,7 @@ func Parse(file string, data []byte, opts Options) (cfg *Config, err error) {
 		}
 	}
 	if len(data) > MaxFileSize {
-		return nil, &Error{File: file, Msg: fmt.Sprintf("larger than %d bytes", MaxFileSize)}
+		return nil, &Error{File: file, Msg: fmt.Sprintf("larger than %d bytes", MaxFileSize), Err: ErrTooLarge}
 	}
 	if err := p.parseYAML(data); err != nil {
 		return nil, err

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -202,5 +204,8 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("Load: %+v", c)
 	}
 	_, err = Load(filepath.Join(dir, "missing.yaml"), testOpts)
-	wantErr(t, err, filepath.Join(dir, "missing.yaml"), 0, "", "cannot read")
+	wantErr(t, err, filepath.Join(dir, "missing.yaml"), 0, "", "cannot read", "no such file")
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("errors.Is(%v, fs.ErrNotExist) is false", err)
+	}
 }

@@ -1,12 +1,16 @@
 package config
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cloudrole/cloudrole/startup"
 )
 
 // MinReloadInterval is the shortest host.reload_interval other than 0 (off).
@@ -135,4 +139,40 @@ func checkHostPort(addr string, randomPort bool) string {
 		return "invalid port " + strconv.Quote(port)
 	}
 	return ""
+}
+
+// Validate checks c as Parse does: use it on a Config built or changed in
+// code before handing it to the host. It returns nil, an *Error or Errors,
+// naming keys (there are no lines). It does not fill defaults or resolve
+// paths, and does not modify c.
+func (c *Config) Validate() error {
+	p := &parser{file: c.File, cfg: c, lines: map[string]int{}, envs: map[string]string{}}
+	p.validate()
+	names := map[string]bool{}
+	for i, t := range c.Startup {
+		path := fmt.Sprintf("startup[%d]", i)
+		switch {
+		case t.Name == "":
+			p.errorf(path, "name is required")
+		case names[t.Name]:
+			p.errorf(path, "name %s is used twice", quote(t.Name))
+		}
+		names[t.Name] = true
+		if t.Kind != startup.Simple && t.Kind != startup.Background && t.Kind != startup.Foreground {
+			p.errorf(path+".type", "unknown type %s (want simple, background or foreground)", quote(string(t.Kind)))
+		}
+		if len(t.Command) == 0 || t.Command[0] == "" {
+			p.errorf(path+".command", "the program name is required")
+		}
+		if t.Timeout < 0 {
+			p.errorf(path+".timeout", "must not be negative")
+		}
+	}
+	for name := range c.Settings {
+		if !settingNameRE.MatchString(name) {
+			p.errorf(join(keySettings, name), "invalid setting name")
+		}
+	}
+	sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].Key < p.errs[j].Key })
+	return p.errs.result()
 }
