@@ -209,3 +209,14 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("errors.Is(%v, fs.ErrNotExist) is false", err)
 	}
 }
+
+// Files written on Windows (CRLF line endings) parse the same, with no
+// carriage returns left in values.
+func TestCRLF(t *testing.T) {
+	lf := "role:\n  name: win\nsettings:\n  Greeting: hello there\n  Multi: |\n    a\n    b\n"
+	got := mustParse(t, strings.ReplaceAll(lf, "\n", "\r\n"))
+	want := mustParse(t, lf)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("CRLF: %+v\nLF: %+v", got, want)
+	}
+}
