@@ -1,6 +1,7 @@
 package config
 
 import (
+	"sort"
 	"strings"
 )
 
@@ -40,9 +41,14 @@ func (p *parser) applyEnv(environ []string) {
 			key = strings.ToLower(key)
 			path := join(s.name, key)
 			f := s.field(key)
-			if f == nil {
+			if f == nil && path == "service.env" {
 				p.errs = append(p.errs, &Error{File: "environment", Key: name,
-					Msg: "unknown key " + path + suggest(key, s.keys())})
+					Msg: "service.env cannot be set from the environment; set it in the file"})
+				break
+			}
+			if f == nil {
+				p.errs = append(p.errs, &Error{File: "environment", Key: short(name),
+					Msg: "unknown key " + short(path) + suggest(key, s.keys())})
 				break
 			}
 			p.envs[path] = name
@@ -54,19 +60,41 @@ func (p *parser) applyEnv(environ []string) {
 	}
 }
 
-// setSettingFromEnv sets a setting; the name matches an existing setting
-// case-insensitively (Windows environment names have no case).
+// knownSettings are settings the host itself reads, by these exact names.
+var knownSettings = []string{"Freeze"}
+
+// setSettingFromEnv sets a setting. The name matches case-insensitively
+// (Windows environment names have no case, and shells favour upper case):
+// an exact match wins, then the one setting in the file or known to the
+// host that differs only in case; two such settings make it ambiguous.
 func (p *parser) setSettingFromEnv(envName, name, value string) {
-	for existing := range p.cfg.Settings {
-		if strings.EqualFold(existing, name) {
-			name = existing
-			break
+	if _, exact := p.cfg.Settings[name]; !exact {
+		var matches []string
+		for existing := range p.cfg.Settings {
+			if strings.EqualFold(existing, name) {
+				matches = append(matches, existing)
+			}
+		}
+		for _, known := range knownSettings {
+			if len(matches) == 0 && strings.EqualFold(known, name) {
+				matches = append(matches, known)
+			}
+		}
+		switch len(matches) {
+		case 0:
+		case 1:
+			name = matches[0]
+		default:
+			sort.Strings(matches)
+			p.errs = append(p.errs, &Error{File: "environment", Key: envName,
+				Msg: "matches the settings " + strings.Join(matches, " and ") + ", which differ only in case; use the exact name"})
+			return
 		}
 	}
 	path := join(keySettings, name)
 	p.envs[path] = envName
 	if !settingNameRE.MatchString(name) {
-		p.errorf(path, "invalid setting name %q", name)
+		p.errorf(path, "invalid setting name %s", quote(name))
 		return
 	}
 	p.cfg.Settings[name] = value

@@ -1,20 +1,32 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
+
+// ErrTooLarge is wrapped by the error for a config file larger than
+// MaxFileSize.
+var ErrTooLarge = errors.New("config file too large")
 
 // Error is one problem in a config. Its text is "file:line: key: msg", with
 // empty parts left out; for an environment override File is "environment"
-// and Key is the variable's name.
+// and Key is the variable's name. Err, when set, is the underlying cause
+// (e.g. fs.ErrNotExist from Load, ErrTooLarge), for errors.Is.
 type Error struct {
 	File string
 	Line int
 	Key  string
 	Msg  string
+	Err  error
 }
+
+// Unwrap returns Err.
+func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -43,7 +55,31 @@ func (es Errors) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// result returns nil, the single *Error, or the sorted Errors.
+// MaxErrors caps the problems reported for one config; past it the last
+// entry says how many more there were, so a hostile file cannot produce a
+// huge error message.
+const MaxErrors = 50
+
+// maxQuoted caps a value or key quoted in an error message.
+const maxQuoted = 80
+
+// short returns s cut to maxQuoted bytes (on a rune boundary) plus "…".
+func short(s string) string {
+	if len(s) <= maxQuoted {
+		return s
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// quote is %q of a value cut to a readable length.
+func quote(s string) string { return strconv.Quote(short(s)) }
+
+// result returns nil, the single *Error, or the sorted Errors capped at
+// MaxErrors.
 func (es Errors) result() error {
 	switch len(es) {
 	case 0:
@@ -57,6 +93,11 @@ func (es Errors) result() error {
 		}
 		return es[i].Line < es[j].Line
 	})
+	if len(es) > MaxErrors {
+		more := len(es) - MaxErrors
+		es = append(es[:MaxErrors:MaxErrors], &Error{File: es[MaxErrors].File,
+			Msg: fmt.Sprintf("... and %d more problems", more)})
+	}
 	return es
 }
 

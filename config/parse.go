@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -34,15 +35,20 @@ type Options struct {
 func Load(path string, opts Options) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, &Error{File: path, Msg: "cannot read: " + errors.Unwrap(err).Error()}
+		cause := err
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			cause = pe.Err
+		}
+		return nil, &Error{File: path, Msg: "cannot read: " + cause.Error(), Err: err}
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
-		return nil, &Error{File: path, Msg: "cannot read: " + err.Error()}
+		return nil, &Error{File: path, Msg: "cannot read: " + err.Error(), Err: err}
 	}
 	if len(data) > MaxFileSize {
-		return nil, &Error{File: path, Msg: fmt.Sprintf("larger than %d bytes", MaxFileSize)}
+		return nil, &Error{File: path, Msg: fmt.Sprintf("larger than %d bytes", MaxFileSize), Err: ErrTooLarge}
 	}
 	return Parse(path, data, opts)
 }
@@ -62,7 +68,7 @@ func Parse(file string, data []byte, opts Options) (cfg *Config, err error) {
 		}
 	}
 	if len(data) > MaxFileSize {
-		return nil, &Error{File: file, Msg: fmt.Sprintf("larger than %d bytes", MaxFileSize)}
+		return nil, &Error{File: file, Msg: fmt.Sprintf("larger than %d bytes", MaxFileSize), Err: ErrTooLarge}
 	}
 	if err := p.parseYAML(data); err != nil {
 		return nil, err
@@ -87,15 +93,15 @@ type parser struct {
 // errorf records a problem with key, located where key was set.
 func (p *parser) errorf(key string, format string, args ...any) {
 	if env, ok := p.envs[key]; ok {
-		p.errs = append(p.errs, &Error{File: "environment", Key: env, Msg: fmt.Sprintf(format, args...)})
+		p.errs = append(p.errs, &Error{File: "environment", Key: short(env), Msg: fmt.Sprintf(format, args...)})
 		return
 	}
-	p.errs = append(p.errs, &Error{File: p.file, Line: p.lines[key], Key: key, Msg: fmt.Sprintf(format, args...)})
+	p.errs = append(p.errs, &Error{File: p.file, Line: p.lines[key], Key: short(key), Msg: fmt.Sprintf(format, args...)})
 }
 
 // nodeErr records a problem at a node's line.
 func (p *parser) nodeErr(n *yaml.Node, key string, format string, args ...any) {
-	p.errs = append(p.errs, &Error{File: p.file, Line: n.Line, Key: key, Msg: fmt.Sprintf(format, args...)})
+	p.errs = append(p.errs, &Error{File: p.file, Line: n.Line, Key: short(key), Msg: fmt.Sprintf(format, args...)})
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
@@ -119,13 +125,13 @@ func (p *parser) parseYAML(data []byte) (err error) {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		return p.syntaxError(err)
+		return p.syntaxError(data, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		return &Error{File: p.file, Line: extra.Line, Msg: "more than one YAML document; a config file holds one"}
 	} else if !errors.Is(err, io.EOF) {
-		return p.syntaxError(err)
+		return p.syntaxError(data, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil
@@ -157,12 +163,31 @@ func (p *parser) parseYAML(data []byte) (err error) {
 	return nil
 }
 
-func (p *parser) syntaxError(err error) error {
-	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &Error{File: p.file, Line: line, Msg: "invalid YAML: " + m[2]}
+var unknownAnchorRE = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+
+// syntaxError turns a YAML error into an *Error with a line. The YAML
+// library leaves the line out when its position marks are on the first
+// line (they count from 0), and for an alias to an undefined anchor.
+func (p *parser) syntaxError(data []byte, err error) error {
+	m := yamlLineRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return &Error{File: p.file, Msg: "invalid YAML: " + err.Error()}
 	}
-	return &Error{File: p.file, Msg: "invalid YAML: " + err.Error()}
+	line := 1
+	if m[1] != "" {
+		line, _ = strconv.Atoi(m[1])
+	}
+	if a := unknownAnchorRE.FindStringSubmatch(m[2]); a != nil {
+		line = 0
+		for i, l := range bytes.Split(data, []byte("\n")) {
+			if bytes.Contains(l, []byte("*"+a[1])) {
+				line = i + 1
+				break
+			}
+		}
+		return &Error{File: p.file, Line: line, Msg: "YAML anchors and aliases are not supported in a config"}
+	}
+	return &Error{File: p.file, Line: line, Msg: "invalid YAML: " + m[2]}
 }
 
 // refuseAliases reports anchors and aliases: they buy nothing in a config
@@ -237,7 +262,7 @@ func (p *parser) section(s *section, v *yaml.Node) {
 			return
 		}
 		p.lines[path] = val.Line
-		text, ok := p.scalar(val, path, f.duration)
+		text, ok := p.scalar(val, path, f.duration, f.want)
 		if !ok {
 			return
 		}
@@ -250,19 +275,31 @@ func (p *parser) section(s *section, v *yaml.Node) {
 func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
 
 // scalar returns a scalar's text, reporting lists, mappings and (for
-// durations) bare numbers. A null leaves the default: ok is false.
-func (p *parser) scalar(n *yaml.Node, path string, duration bool) (string, bool) {
+// durations) bare numbers other than 0. A null leaves the default: ok is
+// false. want names the expected type in errors.
+func (p *parser) scalar(n *yaml.Node, path string, duration bool, want string) (string, bool) {
 	switch {
 	case n.Kind != yaml.ScalarNode:
-		p.nodeErr(n, path, "must be a single value, not a %s", kindName(n))
+		p.nodeErr(n, path, "must be %s, not a %s", want, kindName(n))
 		return "", false
 	case isNull(n):
 		return "", false
+	case duration && n.Tag == "!!int" && isZero(n.Value):
+		// 0 needs no unit, and "reload_interval: 0" is the documented way
+		// to turn live reload off.
+		return "0s", true
 	case duration && (n.Tag == "!!int" || n.Tag == "!!float"):
-		p.nodeErr(n, path, "invalid duration %s: give a unit (e.g. \"%ss\" or \"%sm\")", n.Value, n.Value, n.Value)
+		p.nodeErr(n, path, "invalid duration %s: give a unit (e.g. \"%ss\" or \"%sm\")", short(n.Value), short(n.Value), short(n.Value))
 		return "", false
 	}
 	return n.Value, true
+}
+
+// isZero reports a YAML integer equal to 0 (0, 00, +0, -0, 0x0, 0o0).
+func isZero(v string) bool {
+	v = strings.TrimLeft(v, "+-")
+	v = strings.TrimPrefix(strings.TrimPrefix(v, "0x"), "0o")
+	return strings.Trim(v, "0") == "" && v != ""
 }
 
 func kindName(n *yaml.Node) string {
@@ -342,12 +379,13 @@ func (p *parser) startup(n *yaml.Node) {
 			continue
 		}
 		var t startup.Task
-		haveType := false
+		haveType, haveCommand := false, false
+		first := len(p.errs)
 		p.eachPair(item, path, func(key string, k, v *yaml.Node) {
 			kp := join(path, key)
 			switch key {
 			case "name", "type", "dir":
-				text, ok := p.scalar(v, kp, false)
+				text, ok := p.scalar(v, kp, false, "a string")
 				if !ok {
 					return
 				}
@@ -357,13 +395,13 @@ func (p *parser) startup(n *yaml.Node) {
 				case "type":
 					t.Kind, haveType = startup.Kind(text), true
 					if t.Kind != startup.Simple && t.Kind != startup.Background && t.Kind != startup.Foreground {
-						p.nodeErr(v, kp, "unknown type %q (want simple, background or foreground)", text)
+						p.nodeErr(v, kp, "unknown type %s (want simple, background or foreground)", quote(text))
 					}
 				case "dir":
 					t.Dir = text
 				}
 			case "timeout":
-				if text, ok := p.scalar(v, kp, true); ok {
+				if text, ok := p.scalar(v, kp, true, `a duration like "30s"`); ok {
 					d, err := parseDuration(text)
 					if err != nil {
 						p.nodeErr(v, kp, "%v", err)
@@ -375,7 +413,7 @@ func (p *parser) startup(n *yaml.Node) {
 					t.Env = m
 				}
 			case "command":
-				t.Command = p.command(v, kp)
+				t.Command, haveCommand = p.command(v, kp), true
 			default:
 				p.nodeErr(k, kp, "unknown key%s", suggest(key, []string{"name", "type", "command", "dir", "env", "timeout"}))
 			}
@@ -384,15 +422,23 @@ func (p *parser) startup(n *yaml.Node) {
 		case t.Name == "":
 			p.nodeErr(item, path, "name is required")
 		case names[t.Name] != 0:
-			p.nodeErr(item, path, "name %q already used by the task on line %d", t.Name, names[t.Name])
+			p.nodeErr(item, path, "name %s already used by the task on line %d", quote(t.Name), names[t.Name])
 		default:
 			names[t.Name] = item.Line
 		}
 		if !haveType {
 			p.nodeErr(item, path, "type is required (simple, background or foreground)")
 		}
-		if len(t.Command) == 0 {
+		if !haveCommand || (len(t.Command) == 0 && len(p.errs) == first) {
+			// A command that was given but wrong is already reported.
 			p.nodeErr(item, path, "command is required, as a list: command: [program, arg1, arg2]")
+		}
+		if t.Name != "" {
+			// Name the task in its problems: "startup[3]" alone is hard
+			// to find in a long list.
+			for _, e := range p.errs[first:] {
+				e.Msg = "task " + quote(t.Name) + ": " + e.Msg
+			}
 		}
 		p.cfg.Startup = append(p.cfg.Startup, t)
 	}
@@ -402,7 +448,7 @@ func (p *parser) startup(n *yaml.Node) {
 // shell, splitting it into words would be a guess.
 func (p *parser) command(n *yaml.Node, path string) []string {
 	if n.Kind == yaml.ScalarNode && !isNull(n) {
-		p.nodeErr(n, path, "must be a list, e.g. command: [sh, -c, %q] (no shell is used unless you name one)", n.Value)
+		p.nodeErr(n, path, "must be a list, e.g. command: [sh, -c, %s] (no shell is used unless you name one)", quote(n.Value))
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {

@@ -16,6 +16,8 @@ type field struct {
 	// duration marks keys whose YAML value must be a string like "30s":
 	// a bare number is refused because its unit would be a guess.
 	duration bool
+	// want names the expected type in errors ("a duration like \"30s\"").
+	want string
 }
 
 // section is a top-level mapping of scalar fields. Its maps and lists
@@ -48,10 +50,10 @@ func dur(p func(*Config) *time.Duration) (func(*Config, string) error, func(*Con
 func parseDuration(v string) (time.Duration, error) {
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q (want e.g. \"30s\" or \"5m\")", v)
+		return 0, fmt.Errorf("invalid duration %s (want e.g. \"30s\" or \"5m\")", quote(v))
 	}
 	if d < 0 {
-		return 0, fmt.Errorf("negative duration %q", v)
+		return 0, fmt.Errorf("negative duration %s", quote(v))
 	}
 	return d, nil
 }
@@ -60,7 +62,7 @@ func integer(p func(*Config) *int) (func(*Config, string) error, func(*Config) s
 	return func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				return fmt.Errorf("invalid integer %q", v)
+				return fmt.Errorf("invalid integer %s", quote(v))
 			}
 			*p(c) = n
 			return nil
@@ -70,17 +72,17 @@ func integer(p func(*Config) *int) (func(*Config, string) error, func(*Config) s
 
 func strField(key string, p func(*Config) *string) field {
 	set, get := str(p)
-	return field{key: key, set: set, get: get}
+	return field{key: key, set: set, get: get, want: "a string"}
 }
 
 func durField(key string, p func(*Config) *time.Duration) field {
 	set, get := dur(p)
-	return field{key: key, set: set, get: get, duration: true}
+	return field{key: key, set: set, get: get, duration: true, want: `a duration like "30s"`}
 }
 
 func intField(key string, p func(*Config) *int) field {
 	set, get := integer(p)
-	return field{key: key, set: set, get: get}
+	return field{key: key, set: set, get: get, want: "an integer"}
 }
 
 // schema lists every section with its scalar keys, in file order.

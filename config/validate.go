@@ -1,12 +1,20 @@
 package config
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/cloudrole/cloudrole/startup"
 )
+
+// MinReloadInterval is the shortest host.reload_interval other than 0 (off).
+const MinReloadInterval = 10 * time.Millisecond
 
 // validate checks the values that parsed but may still be wrong, each
 // reported where it was set.
@@ -14,7 +22,7 @@ func (p *parser) validate() {
 	c := p.cfg
 	h := c.Host
 	if h.FailureAction != "freeze" && h.FailureAction != "exit" {
-		p.errorf("host.failure_action", "%q is not freeze or exit", h.FailureAction)
+		p.errorf("host.failure_action", "%s is not freeze or exit", quote(h.FailureAction))
 	}
 	if h.MaxFailures < 1 {
 		p.errorf("host.max_failures", "must be at least 1, not %d", h.MaxFailures)
@@ -28,30 +36,41 @@ func (p *parser) validate() {
 	if h.StopTimeout == 0 {
 		p.errorf("host.stop_timeout", "must be more than 0")
 	}
+	if h.HealthyAfter == 0 {
+		// 0 would count every instance as healthy, so a role whose Run
+		// returns at once would recycle in a tight loop with no backoff
+		// and never trip max_failures.
+		p.errorf("host.healthy_after", "must be more than 0")
+	}
+	if h.ReloadInterval != 0 && h.ReloadInterval < MinReloadInterval {
+		// Each poll reads and hashes the whole file.
+		p.errorf("host.reload_interval", "%s is too often: must be 0 (off) or at least %s", h.ReloadInterval, MinReloadInterval)
+	}
 	if h.HandlerTimeout == 0 {
 		p.errorf("host.handler_timeout", "must be more than 0")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		p.errorf("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+		p.errorf("log.level", "%s is not debug, info, warn or error", quote(c.Log.Level))
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
-		p.errorf("log.format", "%q is not text or json", c.Log.Format)
+		p.errorf("log.format", "%s is not text or json", quote(c.Log.Format))
 	}
 	if c.Health.Addr != "off" {
 		if err := checkHostPort(c.Health.Addr, false); err != "" {
-			p.errorf("health.addr", "%q: %s (or \"off\")", c.Health.Addr, err)
+			p.errorf("health.addr", "%s: %s (or \"off\")", quote(c.Health.Addr), err)
 		}
 	}
 	p.validateNATS()
 	if v, ok := c.Settings["Freeze"]; ok {
 		if _, err := strconv.ParseBool(v); err != nil {
-			p.errorf("settings.Freeze", "%q is not true or false", v)
+			// Setting values are never shown: settings often hold secrets.
+			p.errorf("settings.Freeze", "must be true or false")
 		}
 	}
 	if c.Role.Name != "" && !roleNameRE.MatchString(c.Role.Name) {
-		p.errorf("role.name", "%q: use letters, digits, - and _", c.Role.Name)
+		p.errorf("role.name", "%s: use letters, digits, - and _", quote(c.Role.Name))
 	}
 }
 
@@ -64,11 +83,11 @@ func (p *parser) validateNATS() {
 			parsed, err := url.Parse(strings.TrimSpace(u))
 			switch {
 			case err != nil:
-				p.errorf("nats.url", "%q is not a URL", u)
+				p.errorf("nats.url", "%s is not a URL", quote(redactURL(u)))
 			case parsed.Scheme != "nats" && parsed.Scheme != "tls" && parsed.Scheme != "ws" && parsed.Scheme != "wss":
-				p.errorf("nats.url", "%q: scheme must be nats://, tls://, ws:// or wss://", u)
+				p.errorf("nats.url", "%s: scheme must be nats://, tls://, ws:// or wss://", quote(redactURL(u)))
 			case parsed.Host == "":
-				p.errorf("nats.url", "%q has no host", u)
+				p.errorf("nats.url", "%s has no host", quote(redactURL(u)))
 			}
 		}
 	}
@@ -84,12 +103,28 @@ func (p *parser) validateNATS() {
 	}
 	if n.Sync != "always" {
 		if d, err := parseDuration(n.Sync); err != nil || d == 0 {
-			p.errorf("nats.sync", "%q is not \"always\" or a positive interval like \"1s\"", n.Sync)
+			p.errorf("nats.sync", "%s is not \"always\" or a positive interval like \"1s\"", quote(n.Sync))
 		}
 	}
 	if err := checkHostPort(n.Listen, true); err != "" {
-		p.errorf("nats.listen", "%q: %s", n.Listen, err)
+		p.errorf("nats.listen", "%s: %s", quote(n.Listen), err)
 	}
+}
+
+// redactURL hides a URL's user information (it may hold a password or a
+// token), even in text that does not parse as a URL.
+func redactURL(u string) string {
+	u = strings.TrimSpace(u)
+	start := strings.Index(u, "://")
+	if start < 0 {
+		start = 0
+	} else {
+		start += 3
+	}
+	if at := strings.LastIndex(u[start:], "@"); at >= 0 {
+		return u[:start] + "REDACTED" + u[start+at:]
+	}
+	return u
 }
 
 // checkHostPort returns what is wrong with a host:port address, or "".
@@ -104,4 +139,40 @@ func checkHostPort(addr string, randomPort bool) string {
 		return "invalid port " + strconv.Quote(port)
 	}
 	return ""
+}
+
+// Validate checks c as Parse does: use it on a Config built or changed in
+// code before handing it to the host. It returns nil, an *Error or Errors,
+// naming keys (there are no lines). It does not fill defaults or resolve
+// paths, and does not modify c.
+func (c *Config) Validate() error {
+	p := &parser{file: c.File, cfg: c, lines: map[string]int{}, envs: map[string]string{}}
+	p.validate()
+	names := map[string]bool{}
+	for i, t := range c.Startup {
+		path := fmt.Sprintf("startup[%d]", i)
+		switch {
+		case t.Name == "":
+			p.errorf(path, "name is required")
+		case names[t.Name]:
+			p.errorf(path, "name %s is used twice", quote(t.Name))
+		}
+		names[t.Name] = true
+		if t.Kind != startup.Simple && t.Kind != startup.Background && t.Kind != startup.Foreground {
+			p.errorf(path+".type", "unknown type %s (want simple, background or foreground)", quote(string(t.Kind)))
+		}
+		if len(t.Command) == 0 || t.Command[0] == "" {
+			p.errorf(path+".command", "the program name is required")
+		}
+		if t.Timeout < 0 {
+			p.errorf(path+".timeout", "must not be negative")
+		}
+	}
+	for name := range c.Settings {
+		if !settingNameRE.MatchString(name) {
+			p.errorf(join(keySettings, name), "invalid setting name")
+		}
+	}
+	sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].Key < p.errs[j].Key })
+	return p.errs.result()
 }
