@@ -16,8 +16,9 @@ import (
 )
 
 // maxConfigSize caps what a live reload reads, so a runaway file cannot
-// exhaust memory.
-const maxConfigSize = 4 << 20
+// exhaust memory; it is the parser's own limit, so a reload refuses exactly
+// what a start would.
+const maxConfigSize = config.MaxFileSize
 
 // control is the control-loop actor: it answers liveness pings and reloads
 // the config file when it changes (polled every host.reload_interval, or at

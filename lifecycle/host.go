@@ -75,6 +75,10 @@ func New(r role.Role, cfg *config.Config, opts Options) (*Host, error) {
 	if cfg == nil {
 		return nil, errors.New("lifecycle: nil config")
 	}
+	// A config changed in code after Load skipped the file's checks.
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("lifecycle: %w", err)
+	}
 	opts.fill()
 	h := &Host{
 		role:      r,
