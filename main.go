@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/cloudrole/cloudrole/config"
+	"github.com/cloudrole/cloudrole/internal/sdnotify"
 	"github.com/cloudrole/cloudrole/lifecycle"
 	"github.com/cloudrole/cloudrole/role"
 )
@@ -68,33 +70,55 @@ func Run(ctx context.Context, r role.Role, args []string, opts Options) int {
 type invocation struct {
 	verb       *verb
 	configPath string
-	args       []string // what follows the verb's flags
+	service    serviceFlags
 }
 
 // verb is one command of the CLI.
 type verb struct {
 	name    string
 	summary string
-	flags   func(fs *flag.FlagSet)
+	flags   []string // the flags it takes besides --config
 	run     func(ctx context.Context, r role.Role, inv *invocation, opts Options) int
 }
 
+var installFlags = []string{"print", "name", "display-name", "description", "user", "workdir", "env"}
+
 func verbs() []*verb {
 	return []*verb{
-		{name: "run", summary: "run the role in the foreground (the default)", run: runVerb},
+		{name: "run", summary: "run the role in the foreground (the default); under systemd or the Windows service manager, as a service", run: runVerb},
 		{name: "validate", summary: "check the config and exit (0 if valid, 3 if not)", run: validateVerb},
+		{name: "install", summary: "install the role as a systemd unit or Windows service (--print shows it, installs nothing)", flags: installFlags, run: installVerb},
+		{name: "uninstall", summary: "remove the installed service", flags: []string{"name"}, run: controlVerb("uninstall")},
+		{name: "start", summary: "start the installed service", flags: []string{"name"}, run: controlVerb("start")},
+		{name: "stop", summary: "stop the service (the graceful stop, within host.stop_timeout)", flags: []string{"name"}, run: controlVerb("stop")},
+		{name: "restart", summary: "restart the service", flags: []string{"name"}, run: controlVerb("restart")},
+		{name: "status", summary: "show whether the service is running", flags: []string{"name"}, run: controlVerb("status")},
 	}
 }
 
 func usage(w io.Writer, name string) {
-	fmt.Fprintf(w, "usage: %s [verb] [--config FILE]\n\nverbs:\n", name)
+	fmt.Fprintf(w, "usage: %s [verb] [--config FILE] [flags]\n\nverbs:\n", name)
 	for _, v := range verbs() {
 		fmt.Fprintf(w, "  %-10s %s\n", v.name, v.summary)
 	}
-	fmt.Fprintf(w, "\nflags:\n  --config FILE  the role's config file (default: $CLOUDROLE_CONFIG, or none)\n")
+	fmt.Fprintf(w, "\nflags:\n"+
+		"  --config FILE        the role's config file (default: $CLOUDROLE_CONFIG, or none); every verb\n"+
+		"  --name NAME          service name (default: service.name, else role.name)\n"+
+		"  --print              install: print the unit / service definition instead of installing\n"+
+		"  --display-name TEXT  install: shown by the service manager (default: service.display_name)\n"+
+		"  --description TEXT   install: (default: service.description)\n"+
+		"  --user USER          install: run as this user (default: service.user)\n"+
+		"  --workdir DIR        install: working directory (default: service.working_dir)\n"+
+		"  --env KEY=VALUE      install: add an environment variable (repeatable; adds to service.env)\n")
 	fmt.Fprintf(w, "\nexit codes: 0 stopped cleanly, 1 error, 2 usage, 3 invalid config,\n"+
 		"  4 crash loop, 5 stop deadline passed, 6 second signal\n")
 }
+
+// multiFlag collects a repeatable flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 // parseArgs reads "[verb] [flags]" (flags may also come before the verb).
 // On a usage error or -h it prints and returns (nil, code).
@@ -104,6 +128,14 @@ func parseArgs(args []string, opts Options) (*invocation, int) {
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&inv.configPath, "config", "", "")
 	fs.StringVar(&inv.configPath, "c", "", "")
+	sf := &inv.service
+	fs.BoolVar(&sf.print, "print", false, "")
+	fs.StringVar(&sf.name, "name", "", "")
+	fs.StringVar(&sf.displayName, "display-name", "", "")
+	fs.StringVar(&sf.description, "description", "", "")
+	fs.StringVar(&sf.user, "user", "", "")
+	fs.StringVar(&sf.workDir, "workdir", "", "")
+	fs.Var((*multiFlag)(&sf.env), "env", "")
 	parse := func(a []string) ([]string, int) {
 		if err := fs.Parse(a); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
@@ -137,12 +169,23 @@ func parseArgs(args []string, opts Options) (*invocation, int) {
 			return nil, code
 		}
 	}
-	if inv.verb.flags == nil && len(rest) > 0 {
+	if len(rest) > 0 {
 		fmt.Fprintf(opts.Stderr, "%s %s: unexpected argument %q\n\n", opts.Name, inv.verb.name, rest[0])
 		usage(opts.Stderr, opts.Name)
 		return nil, lifecycle.ExitUsage
 	}
-	inv.args = rest
+	// Every flag is parsed everywhere; refuse one the verb does not take.
+	bad := ""
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name != "config" && f.Name != "c" && !slices.Contains(inv.verb.flags, f.Name) && bad == "" {
+			bad = f.Name
+		}
+	})
+	if bad != "" {
+		fmt.Fprintf(opts.Stderr, "%s %s: flag --%s does not apply to this verb\n\n", opts.Name, inv.verb.name, bad)
+		usage(opts.Stderr, opts.Name)
+		return nil, lifecycle.ExitUsage
+	}
 	if inv.configPath == "" {
 		inv.configPath = lookupEnv(opts.Environ, "CLOUDROLE_CONFIG")
 	}
@@ -207,16 +250,35 @@ func runVerb(ctx context.Context, r role.Role, inv *invocation, opts Options) in
 		hopts.Logger = newLogger(cfg.Log, opts.Stderr)
 	}
 	hopts.ConfigOptions = copts
+	// Under systemd with Type=notify: readiness, stopping and status.
+	notify := sdnotify.FromEnv(opts.Environ)
+	if notify != nil {
+		hopts.Events = chainEvents(hopts.Events, systemdEvents(notify, hopts.Logger))
+	}
 	h, err := lifecycle.New(r, cfg, hopts)
 	if err != nil {
 		fmt.Fprintf(opts.Stderr, "%s: %v\n", opts.Name, err)
 		return lifecycle.ExitError
 	}
-	err = h.Run(ctx)
-	if err != nil {
-		hopts.Logger.Error("host ended", "error", err.Error(), "exit_code", lifecycle.ExitCode(err))
+	runHost := func(ctx context.Context) int {
+		if every := watchdogInterval(opts.Environ); notify != nil && every > 0 {
+			wctx, stop := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { defer close(done); watchdog(wctx, notify, h, every, hopts.Logger) }()
+			defer func() { stop(); <-done }()
+		}
+		err := h.Run(ctx)
+		if err != nil {
+			hopts.Logger.Error("host ended", "error", err.Error(), "exit_code", lifecycle.ExitCode(err))
+		}
+		return lifecycle.ExitCode(err)
 	}
-	return lifecycle.ExitCode(err)
+	if runAsService() {
+		// Started by the Windows service manager: its stop request is the
+		// graceful stop of SIGTERM, with progress reported while it runs.
+		return runService(first(cfg.Service.Name, cfg.Role.Name), newProgram(runHost, cfg.Host.StopTimeout))
+	}
+	return runHost(ctx)
 }
 
 // newLogger builds the process logger from the log section.

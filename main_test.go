@@ -54,8 +54,14 @@ type proc struct {
 
 func startProc(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, nil, args...)
+}
+
+// startProcEnv is startProc with extra environment variables.
+func startProcEnv(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, cmd: exec.Command(testroleBin, args...), more: make(chan struct{}), done: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), "CLOUDROLE_CONFIG=")
+	p.cmd.Env = append(append(os.Environ(), "CLOUDROLE_CONFIG="), env...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -271,16 +277,37 @@ func TestValidateVerb(t *testing.T) {
 
 // Unknown verbs and flags print usage and exit 2; -h prints it and exits 0.
 func TestUsage(t *testing.T) {
-	for _, args := range [][]string{{"explode"}, {"--nope"}, {"run", "extra"}, {"validate", "--config"}} {
+	for _, args := range [][]string{
+		{"explode"}, {"--nope"}, {"run", "extra"}, {"validate", "--config"},
+		{"run", "--print"}, {"validate", "--name", "x"}, {"install", "--bogus"}, {"install", "extra"},
+		{"uninstall", "--user", "bob"}, {"start", "now"}, {"stop", "--env", "A=1"}, {"restart", "--print"},
+		{"status", "--workdir", "/"},
+	} {
 		cmd := exec.Command(testroleBin, args...)
 		out, _ := cmd.CombinedOutput()
 		if code := cmd.ProcessState.ExitCode(); code != lifecycle.ExitUsage || !strings.Contains(string(out), "usage:") {
 			t.Errorf("%v: exit %d; want %d with usage\n%s", args, code, lifecycle.ExitUsage, out)
 		}
 	}
+	// Bad values of good flags: exit 2 with an error naming the value.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"install", "--print", "--env", "NOEQUALS"}, `--env "NOEQUALS": want KEY=VALUE`},
+		{[]string{"install", "--print", "--name", "bad name"}, `"bad name" has ' ' at byte 3`},
+	} {
+		cmd := exec.Command(testroleBin, c.args...)
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != lifecycle.ExitUsage || !strings.Contains(string(out), c.want) {
+			t.Errorf("%v: exit %d; want %d naming %s\n%s", c.args, code, lifecycle.ExitUsage, c.want, out)
+		}
+	}
 	cmd := exec.Command(testroleBin, "-h")
 	out, _ := cmd.CombinedOutput()
-	if code := cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(string(out), "validate") {
-		t.Errorf("-h: exit %d\n%s", code, out)
+	for _, want := range []string{"run", "validate", "install", "uninstall", "start", "stop", "restart", "status", "--print", "--config"} {
+		if code := cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(string(out), want) {
+			t.Errorf("-h: exit %d, want %q listed\n%s", code, want, out)
+		}
 	}
 }

@@ -4,7 +4,7 @@ import "time"
 
 // Event is something that happened in the host, delivered to
 // Options.Events. The concrete types are StateChanged, Recycled,
-// ConfigReloaded and ConfigRejected.
+// ConfigReloaded, ConfigRejected and HostStopping.
 type Event interface{ isEvent() }
 
 // StateChanged reports a new instance state.
@@ -25,6 +25,12 @@ type ConfigReloaded struct{ Changed []string }
 // previous config stays.
 type ConfigRejected struct{ Err error }
 
+// HostStopping reports that the host began its stop (a signal, a service
+// stop, Stop, or its context ending): the stop deadline runs from now. It
+// comes once, before the instance's own StateChanged to stopping.
+type HostStopping struct{ Cause error }
+
+func (HostStopping) isEvent()   {}
 func (StateChanged) isEvent()   {}
 func (Recycled) isEvent()       {}
 func (ConfigReloaded) isEvent() {}

@@ -220,6 +220,7 @@ func (h *Host) Stop(cause error) {
 		h.mu.Unlock()
 		h.opts.Logger.Info("host stopping", "cause", cause.Error())
 		h.armDeadline()
+		h.emit(HostStopping{Cause: cause})
 		h.cancel(cause)
 	})
 }
