@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A job saves progress step by step, "crashes", and a run on another
@@ -109,6 +110,13 @@ func TestCheckpointBadInput(t *testing.T) {
 		_, _, err = cp.Load(ctx, id)
 		mustErrIs(t, err, ErrBadKey)
 		mustErrIs(t, cp.Delete(ctx, id), ErrBadKey)
+	}
+	withTTL, err := c.Checkpoints(ctx, CheckpointOptions{Bucket: "cp_ttl", TTL: time.Hour})
+	if err != nil {
+		t.Fatalf("a bucket with a TTL: %v", err)
+	}
+	if rev, err := withTTL.Save(ctx, "j", []byte("x"), 0); err != nil || rev == 0 {
+		t.Fatalf("save with a TTL: rev %d, %v", rev, err)
 	}
 	for _, o := range []CheckpointOptions{{MaxSize: -1}, {TTL: -1}, {Replicas: -1}} {
 		if _, err := c.Checkpoints(ctx, o); !errors.Is(err, ErrBadOptions) {
