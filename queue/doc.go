@@ -90,4 +90,20 @@
 // tools, or with damaged headers, are handled like any other job: the level
 // comes from the subject, a missing or bad ID becomes "seq-<sequence>", a
 // bad reply subject is ignored, and the worker logs what was wrong.
+//
+// # Locks, checkpoints and idempotency
+//
+// Three helpers keep state in NATS KV buckets, shared by every instance.
+// Locker implements the tasks lock interface, so singleton tasks exclude
+// each other across machines: a lock is a key created only if absent with
+// a per-key TTL kept on the server's clock (whole seconds, at least one),
+// renewed by compare-and-set on its revision; the acquiring revision is the
+// fencing token, and FencedPut refuses a write carrying an older token than
+// one already stored. Checkpoints let a job save progress and resume after
+// a crash; saves are compare-and-set, so a stale run cannot overwrite newer
+// progress. Idempotency.Do runs a piece of work at most once per key for a
+// TTL beyond the enqueue duplicate window; a crashed runner's claim expires
+// after ClaimTimeout. If a runner dies after its effect but before the key
+// is recorded as done, the work runs again, so effects should themselves be
+// idempotent where that matters.
 package queue
