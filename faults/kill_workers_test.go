@@ -12,14 +12,25 @@ import (
 // duplicates are bounded by what the killed worker held in flight at each
 // kill (its concurrency): only a job whose effect was recorded but whose
 // ack never reached the server can run twice.
+//
+// With Idempotent on, each effect goes through queue.Idempotency: a job
+// redelivered after its effect was recorded (its ack lost with the killed
+// worker) is skipped. What is left is the window the helper documents: a
+// kill between the effect and the done mark.
 func TestKilledWorkerLosesNothing(t *testing.T) {
+	for _, idem := range []bool{false, true} {
+		t.Run(fmt.Sprintf("idempotent=%v", idem), func(t *testing.T) { killWorkers(t, idem) })
+	}
+}
+
+func killWorkers(t *testing.T, idempotent bool) {
 	jobs := scale(10000, 50000)
 	const concurrency, kills = 4, 3
 	dir := t.TempDir()
 	srv := newNATSServer(t, "solo", freePort(t), filepath.Join(dir, "nats"))
 	srv.start()
 
-	settings := map[string]string{"Concurrency": fmt.Sprint(concurrency), "WorkMs": "1"}
+	settings := map[string]string{"Concurrency": fmt.Sprint(concurrency), "WorkMs": "1", "Idempotent": fmt.Sprint(idempotent)}
 	var files []string
 	effectsFile := func(i, gen int) string {
 		f := filepath.Join(dir, fmt.Sprintf("effects-w%d-g%d.log", i, gen))

@@ -84,7 +84,7 @@ func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyVa
 	cfg.Storage = jetstream.FileStorage
 	var kv jetstream.KeyValue
 	err := provision(ctx, func(ctx context.Context) (err error) {
-		kv, err = js.CreateOrUpdateKeyValue(ctx, cfg)
+		kv, err = ensureKV(ctx, js, cfg)
 		return err
 	})
 	if err != nil {

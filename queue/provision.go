@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sethvargo/go-retry"
 )
 
@@ -31,4 +32,27 @@ func provision(ctx context.Context, fn func(ctx context.Context) error) error {
 		}
 		return err
 	})
+}
+
+// ensureStream creates the stream, and updates it only when it exists with
+// a different config. nats.go's CreateOrUpdateStream updates first, so every
+// instance start rewrote the stream's config even when nothing changed; in
+// nats-server 2.15 that update races with a concurrent consumer creation
+// (the race detector catches it when several workers start together). A
+// create with an identical config is a no-op on the server.
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	s, err := js.CreateStream(ctx, cfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return js.UpdateStream(ctx, cfg)
+	}
+	return s, err
+}
+
+// ensureKV is ensureStream for a KV bucket.
+func ensureKV(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := js.CreateKeyValue(ctx, cfg)
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		return js.UpdateKeyValue(ctx, cfg)
+	}
+	return kv, err
 }

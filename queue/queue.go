@@ -89,7 +89,7 @@ func (c *Client) Queue(ctx context.Context, name string, cfg Config) (*Queue, er
 		},
 	}
 	err = provision(ctx, func(ctx context.Context) error {
-		_, err := c.js.CreateOrUpdateStream(ctx, scfg)
+		_, err := ensureStream(ctx, c.js, scfg)
 		return err
 	})
 	if err != nil {
@@ -130,7 +130,7 @@ func (c *Client) Queue(ctx context.Context, name string, cfg Config) (*Queue, er
 		Duplicates:  cfg.DuplicateWindow,
 	}
 	err = provision(ctx, func(ctx context.Context) (err error) {
-		q.dlq, err = c.js.CreateOrUpdateStream(ctx, dcfg)
+		q.dlq, err = ensureStream(ctx, c.js, dcfg)
 		return err
 	})
 	if err != nil {
@@ -145,7 +145,7 @@ func (c *Client) Queue(ctx context.Context, name string, cfg Config) (*Queue, er
 			Storage:     jetstream.FileStorage,
 		}
 		err = provision(ctx, func(ctx context.Context) (err error) {
-			q.status, err = c.js.CreateOrUpdateKeyValue(ctx, kcfg)
+			q.status, err = ensureKV(ctx, c.js, kcfg)
 			return err
 		})
 		if err != nil {

@@ -11,6 +11,8 @@
 //	AckWaitMs: N         the queue's AckWait (default 2000), short so a
 //	                     killed worker's jobs come back quickly
 //	Replicas: N          the queue's stream replicas (default 1; 3 on a cluster)
+//	Idempotent: true     record each job's effect through queue.Idempotency,
+//	                     so a redelivered job's effect is not recorded twice
 //	Effects: PATH        the file job IDs are appended to (required)
 package main
 
@@ -51,6 +53,12 @@ func (faultRole) Run(ctx context.Context, env role.Env) error {
 		return err
 	}
 	work := time.Duration(num(env, "WorkMs", 1)) * time.Millisecond
+	var idem *queue.Idempotency
+	if on, _ := role.Bool(env, "Idempotent"); on {
+		if idem, err = c.Idempotency(ctx, queue.IdempotencyOptions{ClaimTimeout: time.Second}); err != nil {
+			return err
+		}
+	}
 	return q.Work(ctx, func(ctx context.Context, j *queue.Job) error {
 		if work > 0 {
 			select {
@@ -59,10 +67,19 @@ func (faultRole) Run(ctx context.Context, env role.Env) error {
 			case <-time.After(work):
 			}
 		}
-		if _, err := f.WriteString(j.ID + "\n"); err != nil {
-			return errors.Join(errors.New("recording the effect"), err)
+		record := func(context.Context) error {
+			if _, err := f.WriteString(j.ID + "\n"); err != nil {
+				return errors.Join(errors.New("recording the effect"), err)
+			}
+			return nil
 		}
-		return nil
+		if idem == nil {
+			return record(ctx)
+		}
+		// A redelivered job whose effect is already recorded is skipped;
+		// one whose first run still holds the claim is retried later.
+		_, err := idem.Do(ctx, j.ID, record)
+		return err
 	}, queue.WorkerOptions{Concurrency: num(env, "Concurrency", 4)})
 }
 
