@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/redis/go-redis/v9"
+)
+
+// sizes scale every scenario.
+type sizes struct {
+	name        string
+	reps        int // pairwise repetitions (A B B A ...)
+	jobs        int // throughput jobs
+	durableJobs int // throughput jobs with fsync on every write
+	enqueue     int // enqueue-rate jobs
+	backlog     int // low-priority jobs waiting in the priority scenario
+	samples     int // latency samples
+	restarts    int // supervisor restarts measured
+	idleTasks   int // supervised idle tasks for the memory figure
+	concurrency int // workers in the queue scenarios, both sides
+}
+
+var (
+	quickSizes = sizes{name: "quick", reps: 3, jobs: 100_000, durableJobs: 20_000, enqueue: 5_000, backlog: 100_000, samples: 200, restarts: 20_000, idleTasks: 10_000, concurrency: 64}
+	smokeSizes = sizes{name: "smoke", reps: 1, jobs: 1_000, durableJobs: 500, enqueue: 200, backlog: 1_000, samples: 20, restarts: 500, idleTasks: 500, concurrency: 16}
+)
+
+// env holds what scenarios share: sizes, a temp dir and a Redis server.
+type env struct {
+	sz    sizes
+	dir   string
+	redis *exec.Cmd
+	raddr string
+}
+
+func newEnv(sz sizes) (*env, error) {
+	dir, err := os.MkdirTemp("", "cloudrole-bench")
+	if err != nil {
+		return nil, err
+	}
+	e := &env{sz: sz, dir: dir}
+	if err := e.startRedis(); err != nil {
+		e.close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// startRedis runs redis-server on a free loopback port with persistence
+// off, the same settings every run.
+func (e *env) startRedis() error {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return errors.New("redis-server not found on PATH: install Debian's redis-server package (apt-get install redis-server) for the asynq baselines")
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	e.raddr = "127.0.0.1:" + strconv.Itoa(port)
+	e.redis = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", e.dir, "--protected-mode", "yes", "--loglevel", "warning")
+	e.redis.Stdout, e.redis.Stderr = os.Stderr, os.Stderr
+	if err := e.redis.Start(); err != nil {
+		return err
+	}
+	rc := redis.NewClient(&redis.Options{Addr: e.raddr})
+	defer rc.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for rc.Ping(context.Background()).Err() != nil {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("redis-server on %s did not answer", e.raddr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+// flushRedis empties Redis between runs so each starts alike.
+func (e *env) flushRedis() error {
+	rc := redis.NewClient(&redis.Options{Addr: e.raddr})
+	defer rc.Close()
+	return rc.FlushAll(context.Background()).Err()
+}
+
+func (e *env) close() {
+	if e.redis != nil && e.redis.Process != nil {
+		e.redis.Process.Kill()
+		e.redis.Wait()
+	}
+	os.RemoveAll(e.dir)
+}
+
+// natsServer starts a fresh JetStream server in its own store dir; both
+// sides of a pair get one with identical options.
+func (e *env) natsServer(syncAlways bool) (*server.Server, func(), error) {
+	dir, err := os.MkdirTemp(e.dir, "nats")
+	if err != nil {
+		return nil, nil, err
+	}
+	o := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: filepath.Join(dir, "js"),
+		NoLog: true, NoSigs: true, SyncAlways: syncAlways, MaxPayload: 8 << 20}
+	s, err := server.NewServer(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		return nil, nil, errors.New("nats-server did not start")
+	}
+	return s, func() { s.Shutdown(); s.WaitForShutdown(); os.RemoveAll(dir) }, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// pair runs a and b reps times each, alternating A B B A A B ..., and
+// returns their medians and the median of the per-pair ratios a/b.
+func pair(reps int, a, b func() (float64, error)) (ma, mb, ratio float64, err error) {
+	var as, bs, rs []float64
+	for i := range reps {
+		first, second := a, b
+		if i%2 == 1 {
+			first, second = b, a
+		}
+		x, err := first()
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		y, err := second()
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		if i%2 == 1 {
+			x, y = y, x
+		}
+		as, bs = append(as, x), append(bs, y)
+		if y != 0 {
+			rs = append(rs, x/y)
+		}
+	}
+	return median(as), median(bs), median(rs), nil
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// percentile returns the p-th percentile (0..100) of durations, in ms.
+func percentile(d []time.Duration, p float64) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := int(float64(len(s)-1) * p / 100)
+	return float64(s[i]) / float64(time.Millisecond)
+}

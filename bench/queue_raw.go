@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// rawStream opens a WorkQueue stream like the one cloudrole makes for a
+// queue level, for the raw nats.go baseline.
+func rawStream(ctx context.Context, url string) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "RAW", Subjects: []string{"raw.jobs"},
+		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage})
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+func rawPublishAsync(ctx context.Context, js jetstream.JetStream, n int) error {
+	for i := range n {
+		if _, err := js.PublishAsync("raw.jobs", payload(time.Now())); err != nil {
+			return fmt.Errorf("publish %d: %w", i, err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// rawThroughput: publish n jobs, then Consume-and-ack them with a durable
+// pull consumer at its defaults; jobs per second consumed.
+func rawThroughput(url string, n int) (float64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	nc, js, err := rawStream(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	if err := rawPublishAsync(ctx, js, n); err != nil {
+		return 0, err
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, "RAW", jetstream.ConsumerConfig{Durable: "raw", AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute})
+	if err != nil {
+		return 0, err
+	}
+	var count atomic.Int64
+	done := make(chan struct{})
+	start := time.Now()
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		m.Ack()
+		if count.Add(1) == int64(n) {
+			close(done)
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer cc.Stop()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("consumed %d of %d", count.Load(), n)
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// rawEnqueueRate: sync Publish one by one, or PublishAsync then wait.
+func rawEnqueueRate(url string, n int, batch bool) (float64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	nc, js, err := rawStream(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	start := time.Now()
+	if batch {
+		// The same 1000-message windows cloudrole's batches use.
+		for done := 0; done < n; done += 1000 {
+			if err := rawPublishAsync(ctx, js, min(1000, n-done)); err != nil {
+				return 0, err
+			}
+		}
+	} else {
+		for range n {
+			if _, err := js.Publish(ctx, "raw.jobs", payload(time.Now())); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
