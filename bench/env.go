@@ -25,14 +25,15 @@ type sizes struct {
 	enqueue     int // enqueue-rate jobs
 	backlog     int // low-priority jobs waiting in the priority scenario
 	samples     int // latency samples
+	pickups     int // idle-pickup samples (asynq takes about a second each)
 	restarts    int // supervisor restarts measured
 	idleTasks   int // supervised idle tasks for the memory figure
 	concurrency int // workers in the queue scenarios, both sides
 }
 
 var (
-	quickSizes = sizes{name: "quick", reps: 3, jobs: 100_000, durableJobs: 20_000, enqueue: 5_000, backlog: 100_000, samples: 200, restarts: 20_000, idleTasks: 10_000, concurrency: 64}
-	smokeSizes = sizes{name: "smoke", reps: 1, jobs: 1_000, durableJobs: 500, enqueue: 200, backlog: 1_000, samples: 20, restarts: 500, idleTasks: 500, concurrency: 16}
+	quickSizes = sizes{name: "quick", reps: 3, jobs: 100_000, durableJobs: 10_000, enqueue: 5_000, backlog: 100_000, samples: 200, pickups: 30, restarts: 20_000, idleTasks: 10_000, concurrency: 64}
+	smokeSizes = sizes{name: "smoke", reps: 1, jobs: 1_000, durableJobs: 500, enqueue: 200, backlog: 1_000, samples: 20, pickups: 3, restarts: 500, idleTasks: 500, concurrency: 16}
 )
 
 // env holds what scenarios share: sizes, a temp dir and a Redis server.

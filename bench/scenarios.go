@@ -15,8 +15,8 @@ func scenarios() []scenario {
 		{"queue throughput vs raw jetstream", throughputRaw},
 		{"queue throughput vs asynq", throughputAsynq},
 		{"enqueue rate", enqueueRates},
-		{"priority under load", priorityUnderLoad},
 		{"pickup latency when idle", pickupIdle},
+		{"priority under load", priorityUnderLoad},
 		{"supervisor", supervisor},
 		{"lifecycle", lifecycleRows},
 		{"durable mode", durable},
@@ -134,7 +134,7 @@ func priorityUnderLoad(e *env) ([]row, error) {
 }
 
 func pickupIdle(e *env) ([]row, error) {
-	s := e.sz.samples
+	s := e.sz.pickups
 	return latencyRows(e, "idle pickup, enqueue to start,", "asynq",
 		func() ([]time.Duration, error) {
 			srv, stop, err := e.natsServer(false)
