@@ -24,17 +24,9 @@ func TestBadInputLosesNothing(t *testing.T) {
 	dir := t.TempDir()
 	srv := newNATSServer(t, "solo", freePort(t), filepath.Join(dir, "nats"))
 	srv.start()
-	p, err := queue.NewProvider(queue.Options{URL: srv.url()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	c := connectClient(t, srv.url())
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	c, err := p.Client(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := queue.Config{MaxPayload: 1024, RetryBase: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond}
 	q, err := c.Queue(ctx, "orders", cfg)
 	if err != nil {

@@ -200,20 +200,29 @@ func effects(t *testing.T, files ...string) map[string]int {
 	return seen
 }
 
-// enqueueJobs enqueues n jobs with IDs prefix-0..n-1 and returns the IDs.
-func enqueueJobs(t *testing.T, url, name string, n, replicas int, prefix string) []string {
+// connectClient connects a queue client to url, closed at the test's end.
+func connectClient(t *testing.T, url string) *queue.Client {
 	t.Helper()
 	p, err := queue.NewProvider(queue.Options{URL: url})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	t.Cleanup(func() { p.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	c, err := p.Client(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// enqueueJobs enqueues n jobs with IDs prefix-0..n-1 and returns the IDs.
+func enqueueJobs(t *testing.T, url, name string, n, replicas int, prefix string) []string {
+	t.Helper()
+	c := connectClient(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
 	q, err := c.Queue(ctx, name, faultQueueConfig(replicas))
 	if err != nil {
 		t.Fatal(err)
