@@ -198,8 +198,9 @@ func (t *task) onRenew() {
 	if lease == nil || lctx.Err() != nil {
 		return
 	}
-	// The renewal may cross the network; bound it by a renewal interval.
-	rctx, cancel := context.WithTimeout(lctx, sc.ttl/3)
+	// The renewal may cross the network; bound it so that a failed try
+	// still leaves time to stop before the lock store expires the lease.
+	rctx, cancel := context.WithTimeout(lctx, sc.ttl/6)
 	err := lease.Renew(rctx)
 	cancel()
 	now := g.s.clock.Now()
@@ -215,7 +216,10 @@ func (t *task) onRenew() {
 		t.mu.Unlock()
 		return
 	}
-	if !errors.Is(err, ErrLeaseLost) && now.Sub(renewedAt) < sc.ttl {
+	// Retry only if the next try (in ttl/3, bounded by ttl/6) still ends
+	// before the lease can expire in the store: otherwise another instance
+	// may take the lock while this one still runs the task.
+	if !errors.Is(err, ErrLeaseLost) && now.Sub(renewedAt) < sc.ttl/2 {
 		g.log.Warn("singleton task could not renew its lease; retrying", "task", t.name, "lock", sc.lockName, "err", err)
 		t.mu.Lock()
 		if sc.lease == lease {

@@ -202,3 +202,71 @@ func TestSingletonLockStoreDown(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// flakyLeaseLocker hands out local leases whose Renew fails with a
+// transient store error once broken is set.
+type flakyLeaseLocker struct {
+	*tasks.LocalLocker
+	broken *atomic.Bool
+}
+
+type flakyLease struct {
+	tasks.Lease
+	broken *atomic.Bool
+}
+
+func (l flakyLeaseLocker) Acquire(ctx context.Context, name, holder string, ttl time.Duration) (tasks.Lease, error) {
+	lease, err := l.LocalLocker.Acquire(ctx, name, holder, ttl)
+	if err != nil {
+		return nil, err
+	}
+	return flakyLease{lease, l.broken}, nil
+}
+
+func (l flakyLease) Renew(ctx context.Context) error {
+	if l.broken.Load() {
+		return errors.New("kv unreachable")
+	}
+	return l.Lease.Renew(ctx)
+}
+
+// When renewals keep failing with a store error, the singleton stops its
+// run before the lease can expire in the store (ttl after the last
+// renewal), so a new holder never runs alongside it.
+func TestSingletonStopsBeforeLeaseExpires(t *testing.T) {
+	clk := clockwork.NewFakeClockAt(t0)
+	var broken atomic.Bool
+	locker := flakyLeaseLocker{tasks.NewLocalLocker(clk), &broken}
+	ev := newEvents()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g := tasks.NewGroup(ctx, tasks.Options{Clock: clk, OnEvent: ev.hook})
+	stopped := make(chan time.Time, 4)
+	mustAdd(t, g.Go("leader", func(ctx context.Context) error {
+		<-ctx.Done()
+		stopped <- clk.Now()
+		return nil
+	}, tasks.Singleton(locker, tasks.LeaseTTL(15*time.Second))))
+
+	waitEvents[tasks.EventLeaseAcquired](t, ev, "leader", 1)
+	broken.Store(true)
+	// Renewal tries come every 5 s. The one at 5 s fails and is retried;
+	// after the one at 10 s fails there is no time for another before the
+	// lease expires at 15 s, so the run must stop then.
+	for range 2 {
+		block(t, clk, 1) // the renewal timer, re-armed after each try
+		clk.Advance(5 * time.Second)
+	}
+	at := recv(t, stopped, "the run stopping while renewals fail")
+	if d := at.Sub(t0); d >= 15*time.Second {
+		t.Fatalf("run stopped %v after the last renewal; the lease expired at 15s", d)
+	}
+	lost := waitEvents[tasks.EventLeaseLost](t, ev, "leader", 1)[0]
+	if !errors.Is(lost.Err, tasks.ErrLeaseLost) || !strings.Contains(lost.Err.Error(), "kv unreachable") {
+		t.Fatalf("lost event %+v; want ErrLeaseLost with the store error", lost)
+	}
+	cancel()
+	if err := wait(t, g); err != nil {
+		t.Fatal(err)
+	}
+}
