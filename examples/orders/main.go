@@ -1,22 +1,3 @@
-// Command orders is cloudrole's main demo: a worker role that takes orders
-// from a durable priority queue on an embedded NATS JetStream server — no
-// setup, nothing to install.
-//
-// At start it enqueues a few thousand orders of mixed priority, a few of
-// them poison. A worker handles eight at a time, always the most urgent
-// first: watch the high-priority orders finish before the low ones. Some
-// orders fail for a while and are retried with backoff; poison orders go
-// to the dead-letter queue with their error. Progress (processed per
-// level, rate, retries, dead letters) is logged every two seconds and is
-// in /status; a summary is printed when all are done, and the role keeps
-// serving its probes until interrupted.
-//
-//	go run ./examples/orders                   # run the demo (Ctrl-C stops it gracefully)
-//	go run ./examples/orders -exit-when-done   # stop after the summary
-//	go run ./examples/orders -nats-url nats://127.0.0.1:4222   # use an external server
-//	curl -s localhost:8080/status              # tasks, worker figures, NATS connection
-//	go run ./examples/orders dead-letters      # list dead letters (while the demo runs)
-//	go run ./examples/orders requeue SEQ|ID    # put one back into the queue
 package main
 
 import (
