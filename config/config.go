@@ -32,8 +32,9 @@ type Role struct {
 	// Deployment names the deployment or environment. Defaults to "default".
 	Deployment string
 	// DataDir holds durable local state (e.g. the embedded NATS store).
-	// Defaults to "data/<name>" under the working directory; relative paths
-	// are resolved against the config file's directory.
+	// Defaults to "data/<name>". Relative paths, the default included, are
+	// resolved against the config file's directory (the working directory
+	// when there is no file).
 	DataDir string
 }
 
