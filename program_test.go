@@ -1,7 +1,6 @@
 package cloudrole
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudrole/cloudrole/internal/testutil"
 	"github.com/cloudrole/cloudrole/role"
 )
 
@@ -39,17 +39,6 @@ func (r *stopRole) OnStop(context.Context, role.Env) error {
 	return nil
 }
 
-type lockedWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
 // The service manager's side, driven directly as kardianos (and our
 // Windows handler) drive it: Start returns at once with the role coming
 // up; Stop is the graceful stop — Run's context ends with ErrServiceStop
@@ -62,7 +51,7 @@ func TestServiceStartStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &stopRole{started: make(chan struct{})}
-	logs := &lockedWriter{}
+	logs := &testutil.Buffer{}
 	p := newProgram(func(ctx context.Context) int {
 		return Run(ctx, r, []string{"run", "--config", cfg}, Options{Name: "svc", Stdout: logs, Stderr: logs, Environ: []string{}})
 	}, 20*time.Second)
@@ -73,7 +62,7 @@ func TestServiceStartStop(t *testing.T) {
 	select {
 	case <-r.started:
 	case <-time.After(30 * time.Second):
-		t.Fatalf("the role never started:\n%s", logs.b.String())
+		t.Fatalf("the role never started:\n%s", logs.String())
 	}
 	begun := time.Now()
 	if err := p.Stop(nil); err != nil {
@@ -88,8 +77,8 @@ func TestServiceStartStop(t *testing.T) {
 	if p.code != 0 {
 		t.Fatalf("exit code %d after a service stop; want 0", p.code)
 	}
-	if !strings.Contains(logs.b.String(), "service stop requested") {
-		t.Fatalf("the stop's cause is not in the logs:\n%s", logs.b.String())
+	if !strings.Contains(logs.String(), "service stop requested") {
+		t.Fatalf("the stop's cause is not in the logs:\n%s", logs.String())
 	}
 	t.Logf("service stop took %v", took)
 }

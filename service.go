@@ -192,9 +192,14 @@ func controlService(spec *serviceSpec, action string, opts Options) int {
 			fmt.Fprintf(opts.Stderr, "%s status: %v\n", opts.Name, err)
 			return lifecycle.ExitError
 		}
-		fmt.Fprintf(opts.Stdout, "%s: %s\n", spec.Name, map[service.Status]string{
-			service.StatusRunning: "running", service.StatusStopped: "stopped",
-		}[st]+map[bool]string{true: "unknown"}[st == service.StatusUnknown])
+		state := "unknown"
+		switch st {
+		case service.StatusRunning:
+			state = "running"
+		case service.StatusStopped:
+			state = "stopped"
+		}
+		fmt.Fprintf(opts.Stdout, "%s: %s\n", spec.Name, state)
 		return lifecycle.ExitOK
 	}
 	if err := service.Control(s, action); err != nil {

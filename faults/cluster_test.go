@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -40,15 +39,7 @@ func newCluster(t *testing.T, dir string) []*natsServer {
 // leader alone is not enough, the peers must be known online too.
 func waitR3Ready(t *testing.T, urls string) {
 	t.Helper()
-	nc, err := nats.Connect(urls, nats.MaxReconnects(-1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := connectClient(t, urls).JetStream()
 	var last error
 	if !waitFor(func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -66,15 +57,7 @@ func waitR3Ready(t *testing.T, urls string) {
 // streamLeader returns the name of the server leading the queue's stream.
 func streamLeader(t *testing.T, urls, stream string) string {
 	t.Helper()
-	nc, err := nats.Connect(urls)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := connectClient(t, urls).JetStream()
 	var leader string
 	ok := waitFor(func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

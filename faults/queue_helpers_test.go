@@ -17,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/cloudrole/cloudrole/internal/testutil"
 	"github.com/cloudrole/cloudrole/queue"
 )
 
@@ -103,7 +104,7 @@ type worker struct {
 	t       *testing.T
 	cmd     *exec.Cmd
 	exited  chan struct{}
-	logs    *lockedBuffer
+	logs    *testutil.Buffer
 	health  chan string // the health address, once logged
 	effects string
 }
@@ -132,7 +133,7 @@ func startRole(t *testing.T, dir, natsYAML, effects string, settings map[string]
 	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	w := &worker{t: t, exited: make(chan struct{}), logs: &lockedBuffer{}, health: make(chan string, 1), effects: effects}
+	w := &worker{t: t, exited: make(chan struct{}), logs: &testutil.Buffer{}, health: make(chan string, 1), effects: effects}
 	w.cmd = exec.Command(faultroleBin, "run", "--config", cfg)
 	w.cmd.Env = append(os.Environ(), "CLOUDROLE_CONFIG=")
 	stderr, err := w.cmd.StderrPipe()

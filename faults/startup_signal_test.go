@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudrole/cloudrole/internal/testutil"
 	"github.com/cloudrole/cloudrole/lifecycle"
 )
 
@@ -37,7 +38,7 @@ settings:
 	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var out lockedBuffer
+	var out testutil.Buffer
 	cmd := exec.Command(testroleBin, "run", "--config", cfg)
 	cmd.Env = append(os.Environ(), "CLOUDROLE_CONFIG=")
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -1,7 +1,6 @@
 package lifecycle
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cloudrole/cloudrole/config"
+	"github.com/cloudrole/cloudrole/internal/testutil"
 	"github.com/cloudrole/cloudrole/role"
 )
 
@@ -189,9 +189,9 @@ type harness struct {
 	base   string // http://addr of the health endpoint
 	done   chan error
 	sigs   chan os.Signal
-	stacks *syncBuffer
+	stacks *testutil.Buffer
 	exits  chan int
-	logs   *syncBuffer
+	logs   *testutil.Buffer
 }
 
 func startHost(t *testing.T, r role.Role, cfg *config.Config, tune func(*Options)) *harness {
@@ -202,7 +202,7 @@ func startHost(t *testing.T, r role.Role, cfg *config.Config, tune func(*Options
 	}
 	hs := &harness{
 		t: t, rec: newRecorder(), done: make(chan error, 1), sigs: make(chan os.Signal, 4),
-		stacks: &syncBuffer{}, exits: make(chan int, 4), logs: &syncBuffer{},
+		stacks: &testutil.Buffer{}, exits: make(chan int, 4), logs: &testutil.Buffer{},
 		base: "http://" + ln.Addr().String(),
 	}
 	opts := Options{
@@ -268,23 +268,6 @@ func (hs *harness) expect(path string, code int, bodyHas string) {
 	if got != code || !strings.Contains(body, bodyHas) {
 		hs.t.Fatalf("GET %s = %d %q; want %d containing %q", path, got, body, code, bodyHas)
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func tempPath(t *testing.T, name string) string { return filepath.Join(t.TempDir(), name) }

@@ -111,6 +111,19 @@ func (h *Host) Status() Status {
 
 // ready is the readiness verdict and, when not ready, the reason.
 func (h *Host) ready() (bool, string) {
+	if ok, why := h.instanceReady(); !ok {
+		return false, why
+	}
+	// A role that uses queues cannot work while NATS is unreachable; asked
+	// outside h.mu, since the provider takes its own lock.
+	if err := h.queues.Check(); err != nil {
+		return false, err.Error()
+	}
+	return true, ""
+}
+
+// instanceReady is readiness as the instance alone sees it.
+func (h *Host) instanceReady() (bool, string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {
@@ -122,10 +135,6 @@ func (h *Host) ready() (bool, string) {
 		return false, string(h.state)
 	case h.inst != nil && h.inst.busy.Load():
 		return false, "busy"
-	}
-	// A role that uses queues cannot work while NATS is unreachable.
-	if err := h.queues.Check(); err != nil {
-		return false, err.Error()
 	}
 	return true, ""
 }
