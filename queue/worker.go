@@ -14,7 +14,6 @@ import (
 	"github.com/cloudrole/cloudrole/internal/hostctx"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"golang.org/x/time/rate"
 )
 
 // WorkerOptions shapes one Work call. The zero value is valid.
@@ -101,13 +100,20 @@ type worker struct {
 	waitSince []atomic.Int64  // unix nanos since the level waits unserved
 	lastSeq   []atomic.Uint64 // highest stream sequence fetched per level
 	bellSeq   []atomic.Uint64 // highest stream sequence announced per level
-	fetch     *fetcher
-	fresh     []bool        // level not fetched yet (dispatcher-owned)
-	current   []int         // smooth weighted round robin state (dispatcher-owned)
+	gen       []atomic.Uint64 // bumped each time a level is marked
+	pull      *puller
+	fresh     []bool // level not fetched yet (dispatcher-owned)
+	current   []int  // smooth weighted round robin state (dispatcher-owned)
+	d         dispatchState
 	wake      chan struct{} // a bell rang
-	slotFree  chan struct{} // a handler finished
+	slotFree  chan struct{} // a handler finished, and running fell to wakeAt
+	wakeAt    atomic.Int64
+	acks      *acker
 	running   atomic.Int64
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // jobs in flight
+	jobs      chan job       // to idle handler goroutines
+	pool      sync.WaitGroup // handler goroutines
+	spawned   int            // handler goroutines started (dispatcher-owned)
 
 	mu      sync.Mutex
 	flying  map[*Job]*flight
@@ -128,8 +134,9 @@ type flight struct {
 // another worker takes them at once. It returns nil after the drain, once
 // every handler has returned (a handler that ignores its context delays
 // the return). It returns an error if it could not start, or one wrapping
-// ErrClosed, after the same drain, if the connection was closed under it. Any number of workers,
-// in this and other processes, may work the same queue.
+// ErrClosed, after the same drain, if the connection was closed under it.
+// Any number of workers, in this and other processes, may work the same
+// queue.
 //
 // With a host in ctx, Work shows a "queue:<name>" status section while it
 // runs.
@@ -153,11 +160,13 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 		maybe:     make([]atomic.Bool, q.cfg.Levels),
 		waitSince: make([]atomic.Int64, q.cfg.Levels),
 		lastSeq:   make([]atomic.Uint64, q.cfg.Levels),
+		gen:       make([]atomic.Uint64, q.cfg.Levels),
 		bellSeq:   make([]atomic.Uint64, q.cfg.Levels),
 		fresh:     make([]bool, q.cfg.Levels),
 		current:   make([]int, q.cfg.Levels),
 		wake:      make(chan struct{}, 1),
 		slotFree:  make(chan struct{}, 1),
+		jobs:      make(chan job),
 		flying:    make(map[*Job]*flight),
 	}
 	now := time.Now().UnixNano()
@@ -166,11 +175,11 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 		w.waitSince[l].Store(now)
 		w.fresh[l] = true
 	}
-	w.fetch, err = newFetcher(q.c.nc)
+	w.pull, err = newPuller(q.c.nc, min(pullLanes, o.Concurrency))
 	if err != nil {
 		return fmt.Errorf("queue %q: subscribe: %w", q.name, err)
 	}
-	defer w.fetch.close()
+	defer w.pull.close()
 	sub, err := q.c.nc.Subscribe(bellSubject(q.name), w.onBell)
 	if err != nil {
 		return fmt.Errorf("queue %q: subscribe: %w", q.name, err)
@@ -191,6 +200,8 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 		w.heartbeats(beatStop)
 	}()
 
+	// Created last: nothing after it can fail before its close below.
+	w.acks = newAcker(q.c.nc, w.log)
 	derr := w.dispatch(ctx)
 
 	done := make(chan struct{})
@@ -208,6 +219,9 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 		<-done
 	}
 	t.Stop()
+	close(w.jobs)
+	w.pool.Wait()
+	w.acks.close()
 	close(beatStop)
 	<-beatDone
 	_ = q.c.nc.Flush()
@@ -228,9 +242,7 @@ func (w *worker) onBell(m *nats.Msg) {
 		}
 		storeMax(&w.bellSeq[l], seq)
 	}
-	if w.maybe[l].CompareAndSwap(false, true) {
-		w.waitSince[l].Store(time.Now().UnixNano())
-	}
+	w.mark(l, time.Now().UnixNano())
 	select {
 	case w.wake <- struct{}{}:
 	default:
@@ -239,174 +251,6 @@ func (w *worker) onBell(m *nats.Msg) {
 		w.o.bellHook(l)
 	}
 }
-
-func (w *worker) markAll() {
-	now := time.Now().UnixNano()
-	for l := range w.levels {
-		if w.maybe[l].CompareAndSwap(false, true) {
-			w.waitSince[l].Store(now)
-		}
-	}
-}
-
-// pick chooses the level to fetch from and how many jobs to fetch, or -1.
-// Strict: the highest level that may hold jobs. With Aging: a lower level
-// whose jobs have waited unserved for Aging or longer goes first (the one
-// waiting longest), for one job.
-func (w *worker) pick(free int) (int, int) {
-	first := -1
-	for l := range w.levels {
-		if w.maybe[l].Load() {
-			first = l
-			break
-		}
-	}
-	if first < 0 {
-		return -1, 0
-	}
-	if w.o.Aging > 0 {
-		now := time.Now().UnixNano()
-		best, bestSince := -1, int64(0)
-		for l := first + 1; l < w.levels; l++ {
-			if !w.maybe[l].Load() {
-				continue
-			}
-			s := w.waitSince[l].Load()
-			if now-s >= int64(w.o.Aging) && (best < 0 || s < bestSince) {
-				best, bestSince = l, s
-			}
-		}
-		if best >= 0 {
-			return best, 1
-		}
-	}
-	if w.o.Shares != nil {
-		// Smooth weighted round robin over the levels that have jobs.
-		best, total := -1, 0
-		for l := first; l < w.levels; l++ {
-			if !w.maybe[l].Load() {
-				continue
-			}
-			w.current[l] += w.o.Shares[l]
-			total += w.o.Shares[l]
-			if best < 0 || w.current[l] > w.current[best] {
-				best = l
-			}
-		}
-		w.current[best] -= total
-		return best, 1
-	}
-	return first, free
-}
-
-// dispatch fetches and starts jobs until ctx ends (nil) or the connection
-// is closed for good (an error wrapping ErrClosed).
-func (w *worker) dispatch(ctx context.Context) error {
-	var lim *rate.Limiter
-	if w.o.RateLimit > 0 {
-		lim = rate.NewLimiter(rate.Limit(w.o.RateLimit), w.o.RateBurst)
-	}
-	poll := time.NewTimer(w.o.PollInterval)
-	defer poll.Stop()
-	for ctx.Err() == nil {
-		free := w.o.Concurrency - int(w.running.Load())
-		if free <= 0 {
-			select {
-			case <-w.slotFree:
-			case <-ctx.Done():
-			}
-			continue
-		}
-		l, n := w.pick(free)
-		if l < 0 {
-			w.idle(ctx, poll)
-			continue
-		}
-		if lim != nil {
-			if lim.Wait(ctx) != nil {
-				return nil
-			}
-			n = 1
-		}
-		n = min(n, 256)
-		// Clear before fetching: a bell that rings during the fetch sets
-		// it again, so no new job is overlooked.
-		w.maybe[l].Store(false)
-		// Announced but not yet fetched: the consumer may not see the job
-		// yet, so give it a moment (the request returns as soon as it does).
-		var wait time.Duration
-		if w.fresh[l] || w.bellSeq[l].Load() > w.lastSeq[l].Load() {
-			wait = bellGrace
-		}
-		w.fresh[l] = false
-		msgs, err := w.fetch.fetch(ctx, streamName(w.q.name), consumerName(w.q.name, l), n, wait)
-		got := len(msgs)
-		for _, m := range msgs {
-			md, merr := m.Metadata()
-			if merr == nil {
-				storeMax(&w.lastSeq[l], md.Sequence.Stream)
-			}
-			w.start(m, l, md)
-		}
-		if err != nil {
-			if w.q.c.nc.IsClosed() {
-				return fmt.Errorf("queue %q: worker stopped, the connection was closed: %w", w.q.name, ErrClosed)
-			}
-			w.log.Warn("queue: fetch failed", "level", l, "err", err)
-			w.maybe[l].Store(true)
-			if got == 0 {
-				w.pause(ctx, poll)
-			}
-		}
-		if got > 0 {
-			w.waitSince[l].Store(time.Now().UnixNano())
-		}
-		if got >= n {
-			w.maybe[l].Store(true)
-		}
-	}
-	return nil
-}
-
-// idle waits for a bell, a free poll, the end of a retry delay or ctx.
-func (w *worker) idle(ctx context.Context, poll *time.Timer) {
-	w.mu.Lock()
-	due := w.nextDue
-	w.mu.Unlock()
-	var dueC <-chan time.Time
-	if !due.IsZero() {
-		t := time.NewTimer(max(time.Until(due), 0))
-		defer t.Stop()
-		dueC = t.C
-	}
-	select {
-	case <-w.wake:
-	case <-dueC:
-		w.mu.Lock()
-		if !w.nextDue.After(due) {
-			w.nextDue = time.Time{}
-		}
-		w.mu.Unlock()
-		w.markAll()
-	case <-poll.C:
-		poll.Reset(w.o.PollInterval)
-		w.markAll()
-	case <-ctx.Done():
-	}
-}
-
-// pause waits one poll interval after a failed fetch (server down).
-func (w *worker) pause(ctx context.Context, poll *time.Timer) {
-	select {
-	case <-poll.C:
-		poll.Reset(w.o.PollInterval)
-	case <-ctx.Done():
-	}
-}
-
-// bellGrace is how long a pull for an announced job waits for the consumer
-// to see it.
-const bellGrace = 5 * time.Millisecond
 
 func storeMax(a *atomic.Uint64, v uint64) {
 	for {
@@ -417,22 +261,53 @@ func storeMax(a *atomic.Uint64, v uint64) {
 	}
 }
 
+// job is a received job waiting for a handler goroutine.
+type job struct {
+	m  *nats.Msg
+	l  int
+	md *nats.MsgMetadata
+}
+
+// start hands a received job to an idle handler goroutine, or starts one.
+// Handler goroutines stay for the worker's life, at most Concurrency of
+// them: reusing them saves a goroutine start per job, and the channel
+// wakes idle ones in turn, so jobs start (and are acknowledged) close to
+// the order they arrived, which keeps the server's ack bookkeeping cheap.
+// Only the dispatcher calls start.
 func (w *worker) start(m *nats.Msg, l int, md *nats.MsgMetadata) {
 	w.running.Add(1)
 	w.q.stats.inflight.Add(1)
 	w.wg.Add(1)
-	go func() {
-		defer func() {
-			w.q.stats.inflight.Add(-1)
-			w.running.Add(-1)
+	j := job{m, l, md}
+	select {
+	case w.jobs <- j:
+		return
+	default:
+	}
+	if w.spawned < w.o.Concurrency {
+		w.spawned++
+		w.pool.Add(1)
+		go w.handlerLoop(j)
+		return
+	}
+	// Every goroutine is taken, yet a slot is free: one of them has
+	// finished its job and is on its way back.
+	w.jobs <- j
+}
+
+func (w *worker) handlerLoop(j job) {
+	defer w.pool.Done()
+	for ok := true; ok; j, ok = <-w.jobs {
+		w.run(j.m, j.l, j.md)
+		w.q.stats.inflight.Add(-1)
+		if w.running.Add(-1) <= w.wakeAt.Load() {
 			select {
 			case w.slotFree <- struct{}{}:
 			default:
 			}
-			w.wg.Done()
-		}()
-		w.run(m, l, md)
-	}()
+		}
+		w.wg.Done()
+	}
 }
 
 func (w *worker) run(m *nats.Msg, l int, md *nats.MsgMetadata) {
@@ -480,9 +355,7 @@ func (w *worker) run(m *nats.Msg, l int, md *nats.MsgMetadata) {
 		return
 	}
 	if err == nil {
-		if aerr := m.Ack(); aerr != nil {
-			w.log.Warn("queue: ack failed; the job will be delivered again", "id", j.ID, "err", aerr)
-		}
+		w.acks.ack(m.Reply, j.ID)
 		w.q.stats.processed.Add(1)
 		w.processed.Add(1)
 		res := j.getResult()
