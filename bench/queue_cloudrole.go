@@ -66,7 +66,7 @@ func work(q *queue.Queue, conc int, h queue.Handler) (stop func() error) {
 }
 
 // crThroughput: enqueue n jobs, then consume-and-ack them with a no-op
-// handler; returns consumed jobs per second.
+// handler; returns jobs per second until the level's stream is empty.
 func crThroughput(url string, n, conc int) (float64, error) {
 	ctx := context.Background()
 	q, closeFn, err := crQueue(ctx, url)
@@ -91,6 +91,12 @@ func crThroughput(url string, n, conc int) (float64, error) {
 	case <-time.After(5 * time.Minute):
 		stop()
 		return 0, fmt.Errorf("consumed %d of %d jobs in 5 minutes", count.Load(), n)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if err := waitEmpty(wctx, url, "CRQ_bench_p1"); err != nil {
+		stop()
+		return 0, err
 	}
 	elapsed := time.Since(start)
 	if err := stop(); err != nil {

@@ -46,7 +46,7 @@ func rawPublishAsync(ctx context.Context, js jetstream.JetStream, n int) error {
 }
 
 // rawThroughput: publish n jobs, then Consume-and-ack them with a durable
-// pull consumer at its defaults; jobs per second consumed.
+// pull consumer at its defaults; jobs per second until the stream is empty.
 func rawThroughput(url string, n int) (float64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -83,6 +83,9 @@ func rawThroughput(url string, n int) (float64, error) {
 	case <-done:
 	case <-ctx.Done():
 		return 0, fmt.Errorf("consumed %d of %d", count.Load(), n)
+	}
+	if err := waitEmpty(ctx, url, "RAW"); err != nil {
+		return 0, err
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
 }

@@ -98,8 +98,9 @@ type NATS struct {
 	Token string
 	// TLS configures client TLS; files are PEM.
 	TLSCA, TLSCert, TLSKey string
-	// StoreDir holds the embedded server's JetStream files. Defaults to
-	// "<data_dir>/nats".
+	// StoreDir holds the embedded server's JetStream files. Default and
+	// Load fill it with "<data_dir>/nats"; code that changes Role.DataDir
+	// afterwards must set it too.
 	StoreDir string
 	// Sync is the embedded server's fsync policy: "always" (fsync every
 	// write before acknowledging it) or an interval such as "2m". Defaults

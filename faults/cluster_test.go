@@ -54,7 +54,8 @@ func waitR3Ready(t *testing.T, urls string) {
 	}
 }
 
-// streamLeader returns the name of the server leading the queue's stream.
+// streamLeader returns the name of the server leading the first stream whose
+// lower-cased name contains stream.
 func streamLeader(t *testing.T, urls, stream string) string {
 	t.Helper()
 	js := connectClient(t, urls).JetStream()
@@ -117,7 +118,7 @@ func TestClusterLeaderLossLosesNothing(t *testing.T) {
 	w1 = startWorker(t, dir, all, files[1], settings)
 	ids := enqueueJobs(t, all, "faults", jobs, 3, "job")
 
-	leader := streamLeader(t, all, "faults")
+	leader := streamLeader(t, all, "crq_faults_p1") // the Normal level, where the jobs are
 	if !waitFor(func() bool { return count(ids, effects(t, files...)).done >= jobs/4 }, waitTimeout) {
 		t.Fatalf("a quarter of the jobs was never done; logs:\n%s", w0.logs)
 	}

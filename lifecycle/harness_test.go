@@ -160,7 +160,10 @@ func testConfigOptions() config.Options {
 }
 
 func tuneTestConfig(t *testing.T, cfg *config.Config) {
+	// The store dir was derived from the default data dir; move both, or
+	// the embedded server writes under the package directory.
 	cfg.Role.DataDir = t.TempDir()
+	cfg.NATS.StoreDir = filepath.Join(cfg.Role.DataDir, "nats")
 	cfg.Health.Addr = "127.0.0.1:0"
 	cfg.Host.StopTimeout = waitTimeout
 	cfg.Host.BackoffBase = time.Millisecond

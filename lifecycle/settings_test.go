@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -82,6 +83,7 @@ func writeConfigFile(t *testing.T, path string) *config.Config {
 	}
 	cfg := writeConfig(t, path, string(b))
 	cfg.Role.DataDir = t.TempDir()
+	cfg.NATS.StoreDir = filepath.Join(cfg.Role.DataDir, "nats")
 	return cfg
 }
 

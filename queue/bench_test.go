@@ -4,13 +4,18 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Both throughput benchmarks pre-fill b.N jobs of 128 bytes (untimed) on a
 // fresh embedded server, then time consuming and acknowledging all of them
-// with a no-op handler. Compare ns/op: cloudrole / raw is the ratio.
+// with a no-op handler: the clock stops when the stream is empty, that is
+// when the server has applied every ack, not when the last handler ran
+// (acks are fire-and-forget, and a consumer allowed unlimited unacked jobs
+// could otherwise look faster than the server can acknowledge). Compare
+// ns/op: cloudrole / raw is the ratio.
 
 const benchPayload = 128
 
@@ -44,8 +49,30 @@ func BenchmarkThroughput(b *testing.B) {
 		return nil
 	}, WorkerOptions{Concurrency: 256})
 	<-done
+	waitEmpty(b, c.js, levelStream("bench", int(Normal)))
 	b.StopTimer()
 	stop()
+}
+
+// waitEmpty polls until stream holds no messages.
+func waitEmpty(b *testing.B, js jetstream.JetStream, stream string) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for {
+		info, err := s.Info(ctx)
+		if err != nil {
+			b.Fatalf("stream %s: %v", stream, err)
+		}
+		if info.State.Msgs == 0 {
+			return
+		}
+		time.Sleep(time.Millisecond) // a poll interval, not a wait for an event
+	}
 }
 
 func BenchmarkRawJetStream(b *testing.B) {
@@ -81,6 +108,7 @@ func BenchmarkRawJetStream(b *testing.B) {
 		b.Fatal(err)
 	}
 	<-done
+	waitEmpty(b, js, "RAW")
 	b.StopTimer()
 	cc.Stop()
 	<-cc.Closed()
@@ -178,6 +206,7 @@ func BenchmarkThroughputTracked(b *testing.B) {
 		return nil
 	}, WorkerOptions{Concurrency: 256})
 	<-done
+	waitEmpty(b, c.js, levelStream("benchst", int(Normal)))
 	b.StopTimer()
 	stop()
 }

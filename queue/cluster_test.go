@@ -118,8 +118,8 @@ func TestClusterR3LeaderLoss(t *testing.T) {
 		return nil
 	}, WorkerOptions{Concurrency: 4, PollInterval: 50 * time.Millisecond})
 
-	// Shut the stream leader down mid-stream.
-	info, err := c.js.Stream(ctx, streamName("r3"))
+	// Shut the leader of the Normal level's stream down mid-stream.
+	info, err := c.js.Stream(ctx, levelStream("r3", int(Normal)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,9 +39,11 @@ type Config struct {
 	// RetryMax). Default to 1s and 5m.
 	RetryBase time.Duration
 	RetryMax  time.Duration
-	// MaxBacklog caps the jobs held by the queue, all levels together,
-	// including jobs being worked on. Enqueue beyond it fails with
-	// ErrBacklogFull. 0 (the default) means unlimited.
+	// MaxBacklog caps the jobs held at each level, including jobs being
+	// worked on. Enqueue beyond it fails with ErrBacklogFull. The cap is
+	// per level (each level is its own stream), so a flood of low-priority
+	// jobs never blocks a high-priority enqueue. 0 (the default) means
+	// unlimited.
 	MaxBacklog int64
 	// MaxPayload caps one job's payload in bytes. Defaults to 1 MiB.
 	MaxPayload int

@@ -250,7 +250,7 @@ func (w *worker) issue() error {
 			wait = bellGrace
 		}
 		gen := w.gen[l].Load()
-		if err := w.pull.send(ln, streamName(w.q.name), consumerName(w.q.name, l), n, wait); err != nil {
+		if err := w.pull.send(ln, levelStream(w.q.name, l), consumerName(w.q.name, l), n, wait); err != nil {
 			if w.q.c.nc.IsClosed() {
 				return w.closedErr()
 			}

@@ -31,7 +31,9 @@ func WithPriority(p Priority) EnqueueOption {
 }
 
 // WithID sets the job ID and turns on dedupe: a second enqueue with the
-// same ID within the queue's DuplicateWindow is accepted but stored once.
+// same ID at the same priority within the queue's DuplicateWindow is
+// accepted but stored once (each level is its own stream, with its own
+// duplicate window).
 // Without it, a unique ID is generated. IDs are 1..128 characters of
 // A-Z a-z 0-9 _ - = and inner dots.
 func WithID(id string) EnqueueOption {

@@ -80,17 +80,22 @@ func recv[T any](t testing.TB, ch <-chan T, what string) T {
 	return zero
 }
 
+// streamMsgs is the number of jobs stored at every level of q.
 func streamMsgs(t testing.TB, q *Queue) uint64 {
 	t.Helper()
-	s, err := q.c.js.Stream(context.Background(), streamName(q.name))
-	if err != nil {
-		t.Fatal(err)
+	var n uint64
+	for l := range q.cfg.Levels {
+		s, err := q.c.js.Stream(context.Background(), levelStream(q.name, l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += info.State.Msgs
 	}
-	info, err := s.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Msgs
+	return n
 }
 
 func mustErrIs(t testing.TB, err, target error) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestBacklogFull(t *testing.T) {
@@ -15,27 +16,33 @@ func TestBacklogFull(t *testing.T) {
 	q := testQueue(t, c, "capped", Config{MaxBacklog: 3})
 	ctx := context.Background()
 	var ids []string
-	for i := range 3 {
-		id, err := q.Enqueue(ctx, []byte("x"), WithPriority(Priority(i)))
+	for range 3 {
+		id, err := q.Enqueue(ctx, []byte("x"), WithPriority(Low))
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, id)
 	}
-	_, err := q.Enqueue(ctx, []byte("one too many"), WithPriority(High))
+	_, err := q.Enqueue(ctx, []byte("one too many"), WithPriority(Low))
 	mustErrIs(t, err, ErrBacklogFull)
 	if !strings.Contains(err.Error(), `"capped"`) || !strings.Contains(err.Error(), "3") {
 		t.Fatalf("error %q should name the queue and the limit", err)
 	}
-	_, err = q.EnqueueBatch(ctx, []Message{{Payload: []byte("y")}})
+	_, err = q.EnqueueBatch(ctx, []Message{{Payload: []byte("y"), Options: []EnqueueOption{WithPriority(Low)}}})
 	mustErrIs(t, err, ErrBacklogFull)
-	if n := streamMsgs(t, q); n != 3 {
-		t.Fatalf("stream holds %d jobs, want the 3 accepted", n)
+	// The limit is per level: a full low level never blocks high work.
+	id, err := q.Enqueue(ctx, []byte("urgent"), WithPriority(High))
+	if err != nil {
+		t.Fatalf("high-priority enqueue with only the low level full: %v", err)
 	}
-	got := make(chan string, 3)
+	ids = append(ids, id)
+	if n := streamMsgs(t, q); n != 4 {
+		t.Fatalf("streams hold %d jobs, want the 4 accepted", n)
+	}
+	got := make(chan string, 4)
 	startWorker(t, ctx, q, func(_ context.Context, j *Job) error { got <- j.ID; return nil }, WorkerOptions{})
 	seen := map[string]bool{}
-	for range 3 {
+	for range 4 {
 		seen[recv(t, got, "job")] = true
 	}
 	for _, id := range ids {
@@ -164,5 +171,24 @@ func TestRateLimit(t *testing.T) {
 	// (minus a little for timer granularity).
 	if d := last.Sub(first); d < 225*time.Millisecond {
 		t.Fatalf("%d jobs started within %v at a limit of %v/s", n, d, perSec)
+	}
+}
+
+func TestOldSingleStreamLayoutRefused(t *testing.T) {
+	_, c := testClient(t)
+	ctx := context.Background()
+	subjects := []string{levelSubject("legacy", 0), levelSubject("legacy", 1), levelSubject("legacy", 2)}
+	if _, err := c.js.CreateStream(ctx, jetstream.StreamConfig{Name: "CRQ_legacy", Subjects: subjects, Retention: jetstream.WorkQueuePolicy}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Queue(ctx, "legacy", Config{})
+	if err == nil || !strings.Contains(err.Error(), "CRQ_legacy") || !strings.Contains(err.Error(), "nats stream rm") {
+		t.Fatalf("error %v, want one naming the old stream and how to remove it", err)
+	}
+	names := c.js.StreamNames(ctx)
+	for n := range names.Name() {
+		if strings.HasPrefix(n, "CRQ_legacy_") {
+			t.Fatalf("stream %s created although the queue was refused", n)
+		}
 	}
 }

@@ -7,15 +7,22 @@ import (
 
 // Names of the NATS objects behind a queue. Stream names carry a prefix so
 // queues never collide with a user's own streams.
-func streamName(q string) string    { return "CRQ_" + q }
-func dlqStreamName(q string) string { return "CRQ_" + q + "_DLQ" }
-func statusBucket(q string) string  { return "CRQ_" + q + "_status" }
+// levelStream is the stream of one level: each level has its own, so an
+// ack (which deletes the job) never has to look up other levels'
+// consumers, and each level's backlog and cluster leader are its own.
+func levelStream(q string, l int) string { return "CRQ_" + q + "_p" + strconv.Itoa(l) }
+func oldStreamName(q string) string      { return "CRQ_" + q }
+func dlqStreamName(q string) string      { return "CRQ_" + q + "_DLQ" }
+func statusBucket(q string) string       { return "CRQ_" + q + "_status" }
 func consumerName(q string, l int) string {
 	return "CRQ_" + q + "_p" + strconv.Itoa(l)
 }
 func levelSubject(q string, l int) string { return "cloudrole.queue." + q + "." + strconv.Itoa(l) }
 func bellSubject(q string) string         { return "cloudrole.bell." + q + ".>" }
-func dlqSubject(q string) string          { return "cloudrole.dlq." + q }
+func bellLevelSubject(q string, l int) string {
+	return "cloudrole.bell." + q + "." + strconv.Itoa(l)
+}
+func dlqSubject(q string) string { return "cloudrole.dlq." + q }
 
 // validateName accepts 1..64 characters of A-Z a-z 0-9 _ -.
 func validateName(name string) error {

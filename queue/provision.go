@@ -56,3 +56,25 @@ func ensureKV(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValu
 	}
 	return kv, err
 }
+
+// checkOldLayout refuses, with a clear error, a queue whose jobs sit in the
+// single stream of cloudrole's first layout (CRQ_<name> holding every
+// level): its subjects would overlap the per-level streams. Any other
+// failure to look is left to the creates that follow, which report it.
+func (c *Client) checkOldLayout(ctx context.Context, name string) error {
+	var s jetstream.Stream
+	err := provision(ctx, func(ctx context.Context) (err error) {
+		s, err = c.js.Stream(ctx, oldStreamName(name))
+		return err
+	})
+	if err != nil {
+		return nil
+	}
+	for _, subj := range s.CachedInfo().Config.Subjects {
+		if subj == levelSubject(name, 0) {
+			return fmt.Errorf("queue %q: stream %s holds this queue's jobs in the single-stream layout of an earlier cloudrole; this version keeps one stream per level: let a worker of the earlier version drain it, then delete it (nats stream rm %s)",
+				name, oldStreamName(name), oldStreamName(name))
+		}
+	}
+	return nil
+}

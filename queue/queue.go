@@ -11,8 +11,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Queue is a durable priority queue: one JetStream WorkQueue stream with a
-// subject and a durable pull consumer per level, a dead-letter stream and,
+// Queue is a durable priority queue: per level, one JetStream WorkQueue
+// stream with one subject and a durable pull consumer; a dead-letter stream and,
 // with TrackStatus, a KV bucket of job states. Safe for concurrent use by
 // any number of producers and workers, in this process or others.
 type Queue struct {
@@ -61,48 +61,47 @@ func (c *Client) Queue(ctx context.Context, name string, cfg Config) (*Queue, er
 	if err != nil {
 		return nil, fmt.Errorf("queue %q: %w", name, err)
 	}
-	subjects := make([]string, cfg.Levels)
-	for l := range cfg.Levels {
-		subjects[l] = levelSubject(name, l)
+	if err := c.checkOldLayout(ctx, name); err != nil {
+		return nil, err
 	}
 	maxMsgs := int64(-1)
 	if cfg.MaxBacklog > 0 {
 		maxMsgs = cfg.MaxBacklog
 	}
-	scfg := jetstream.StreamConfig{
-		Name:        streamName(name),
-		Description: "cloudrole queue " + name,
-		Subjects:    subjects,
-		Retention:   jetstream.WorkQueuePolicy,
-		Storage:     jetstream.FileStorage,
-		Replicas:    cfg.Replicas,
-		MaxMsgs:     maxMsgs,
-		Discard:     jetstream.DiscardNew,
-		MaxMsgSize:  int32(cfg.MaxPayload + 64<<10), // room for headers
-		Duplicates:  cfg.DuplicateWindow,
-		// Idle workers wait on this headers-only copy of every stored job
-		// instead of polling each level.
-		RePublish: &jetstream.RePublish{
-			Source:      "cloudrole.queue." + name + ".>",
-			Destination: "cloudrole.bell." + name + ".>",
-			HeadersOnly: true,
-		},
-	}
-	err = provision(ctx, func(ctx context.Context) error {
-		_, err := ensureStream(ctx, c.js, scfg)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("queue %q: stream: %w", name, err)
-	}
 	q := &Queue{c: c, name: name, cfg: cfg}
 	for l := range cfg.Levels {
+		subject := levelSubject(name, l)
+		scfg := jetstream.StreamConfig{
+			Name:        levelStream(name, l),
+			Description: fmt.Sprintf("cloudrole queue %s level %d", name, l),
+			Subjects:    []string{subject},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			MaxMsgs:     maxMsgs,
+			Discard:     jetstream.DiscardNew,
+			MaxMsgSize:  int32(cfg.MaxPayload + 64<<10), // room for headers
+			Duplicates:  cfg.DuplicateWindow,
+			// Idle workers wait on this headers-only copy of every stored
+			// job instead of polling each level.
+			RePublish: &jetstream.RePublish{
+				Source:      subject,
+				Destination: bellLevelSubject(name, l),
+				HeadersOnly: true,
+			},
+		}
+		err = provision(ctx, func(ctx context.Context) error {
+			_, err := ensureStream(ctx, c.js, scfg)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("queue %q: stream for level %d: %w", name, l, err)
+		}
 		ccfg := jetstream.ConsumerConfig{
-			Durable:       consumerName(name, l),
-			Description:   fmt.Sprintf("cloudrole queue %s level %d", name, l),
-			FilterSubject: subjects[l],
-			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       cfg.AckWait,
+			Durable:     consumerName(name, l),
+			Description: fmt.Sprintf("cloudrole queue %s level %d", name, l),
+			AckPolicy:   jetstream.AckExplicitPolicy,
+			AckWait:     cfg.AckWait,
 			// Unlimited at the server: the worker counts attempts and
 			// dead-letters itself, so a job whose last attempt died with
 			// its worker is still dead-lettered, never left stuck.
@@ -112,7 +111,7 @@ func (c *Client) Queue(ctx context.Context, name string, cfg Config) (*Queue, er
 		}
 		var cons jetstream.Consumer
 		err := provision(ctx, func(ctx context.Context) (err error) {
-			cons, err = c.js.CreateOrUpdateConsumer(ctx, streamName(name), ccfg)
+			cons, err = c.js.CreateOrUpdateConsumer(ctx, levelStream(name, l), ccfg)
 			return err
 		})
 		if err != nil {
