@@ -41,7 +41,7 @@ func BenchmarkThroughput(b *testing.B) {
 	var n atomic.Int64
 	done := make(chan struct{})
 	target := int64(b.N)
-	b.ResetTimer()
+	cpu := startCPU(b)
 	stop := startWorker(b, context.Background(), q, func(context.Context, *Job) error {
 		if n.Add(1) == target {
 			close(done)
@@ -50,7 +50,7 @@ func BenchmarkThroughput(b *testing.B) {
 	}, WorkerOptions{Concurrency: 256})
 	<-done
 	waitEmpty(b, c.js, levelStream("bench", int(Normal)))
-	b.StopTimer()
+	cpu.stop()
 	stop()
 }
 
@@ -97,7 +97,7 @@ func BenchmarkRawJetStream(b *testing.B) {
 	var n atomic.Int64
 	done := make(chan struct{})
 	target := int64(b.N)
-	b.ResetTimer()
+	cpu := startCPU(b)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		_ = m.Ack()
 		if n.Add(1) == target {
@@ -109,7 +109,7 @@ func BenchmarkRawJetStream(b *testing.B) {
 	}
 	<-done
 	waitEmpty(b, js, "RAW")
-	b.StopTimer()
+	cpu.stop()
 	cc.Stop()
 	<-cc.Closed()
 }
@@ -198,7 +198,7 @@ func BenchmarkThroughputTracked(b *testing.B) {
 	var n atomic.Int64
 	done := make(chan struct{})
 	target := int64(b.N)
-	b.ResetTimer()
+	cpu := startCPU(b)
 	stop := startWorker(b, context.Background(), q, func(context.Context, *Job) error {
 		if n.Add(1) == target {
 			close(done)
@@ -207,6 +207,6 @@ func BenchmarkThroughputTracked(b *testing.B) {
 	}, WorkerOptions{Concurrency: 256})
 	<-done
 	waitEmpty(b, c.js, levelStream("benchst", int(Normal)))
-	b.StopTimer()
+	cpu.stop()
 	stop()
 }

@@ -22,7 +22,7 @@ type DeadLetter struct {
 	DeadAt     time.Time
 	EnqueuedAt time.Time
 	Payload    []byte
-	// Headers are the producer's headers.
+	// Headers are the producer's headers; nil when there were none.
 	Headers nats.Header
 }
 
@@ -75,6 +75,9 @@ func (q *Queue) Requeue(ctx context.Context, ref string) error {
 	}
 	d := decodeDeadHeaders(raw.Header, q.cfg.Levels, q.cfg.DefaultPriority)
 	h := userHeaders(raw.Header)
+	if h == nil {
+		h = nats.Header{}
+	}
 	if d.ID != "" {
 		h[hdrID] = []string{d.ID}
 	}

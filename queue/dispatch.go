@@ -143,10 +143,9 @@ func (w *worker) dispatch(ctx context.Context) error {
 	alarm.Stop()
 	defer alarm.Stop()
 	var armed time.Time
-	var got []arrival
 	for {
 		if ctx.Err() != nil {
-			return w.finish(got)
+			return w.finish()
 		}
 		if err := w.issue(); err != nil {
 			return err
@@ -167,11 +166,8 @@ func (w *worker) dispatch(ctx context.Context) error {
 			}
 		}
 		select {
-		case <-w.pull.ready:
-			got = w.pull.take(got)
-			for _, a := range got {
-				w.arrive(a)
-			}
+		case m := <-w.pull.msgs:
+			w.arriveAll(m)
 		case <-w.slotFree:
 		case <-w.wake:
 		case <-poll.C:
@@ -265,6 +261,15 @@ func (w *worker) issue() error {
 	}
 }
 
+// arriveAll handles m and whatever else has arrived meanwhile, so a batch
+// costs one pass through the dispatcher's select.
+func (w *worker) arriveAll(m *nats.Msg) {
+	w.arrive(w.pull.arrival(m))
+	for range len(w.pull.msgs) {
+		w.arrive(w.pull.arrival(<-w.pull.msgs))
+	}
+}
+
 // arrive handles one job or status from a lane.
 func (w *worker) arrive(a arrival) {
 	m, r := a.m, a.lane.req
@@ -315,11 +320,11 @@ func (w *worker) arrive(a arrival) {
 }
 
 func (w *worker) begin(m *nats.Msg, l int) {
-	md, err := m.Metadata()
-	if err == nil {
-		storeMax(&w.lastSeq[l], md.Sequence.Stream)
+	d, ok := parseAck(m.Reply)
+	if ok {
+		storeMax(&w.lastSeq[l], d.seq)
 	}
-	w.start(m, l, md)
+	w.start(m, l, d)
 }
 
 // end closes ln's request, returning the jobs it did not bring.
@@ -402,7 +407,7 @@ func (w *worker) expire(now time.Time) error {
 // finish stops asking and waits (bounded) for the open requests' answers:
 // the jobs they bring are started, to finish or be handed back by the
 // drain, so none waits out a lease.
-func (w *worker) finish(got []arrival) error {
+func (w *worker) finish() error {
 	w.d.stopping = true
 	if w.q.c.nc.IsClosed() {
 		return nil
@@ -411,11 +416,8 @@ func (w *worker) finish(got []arrival) error {
 	defer limit.Stop()
 	for w.d.open > 0 {
 		select {
-		case <-w.pull.ready:
-			got = w.pull.take(got)
-			for _, a := range got {
-				w.arrive(a)
-			}
+		case m := <-w.pull.msgs:
+			w.arriveAll(m)
 		case <-limit.C:
 			return nil
 		}

@@ -2,7 +2,6 @@ package queue
 
 import (
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -26,11 +25,13 @@ import (
 type puller struct {
 	nc    *nats.Conn
 	lanes []*lane
-	ready chan struct{} // something arrived
-
-	mu     sync.Mutex
-	in     []arrival
-	closed bool
+	// msgs carries every lane's deliveries straight from the connection's
+	// read loop to the dispatcher: no goroutine of the subscription's
+	// own in between. Its capacity covers everything that can be owed at
+	// once (see newPuller); were it ever full, the client would drop the
+	// delivery and the job would come back after its lease.
+	msgs  chan *nats.Msg
+	stray lane // stands for retired lanes: it never has a request
 }
 
 // lane is one inbox; it carries at most one open request at a time.
@@ -58,8 +59,12 @@ type arrival struct {
 // cover a round trip while earlier answers are being handled.
 const pullLanes = 4
 
-func newPuller(nc *nats.Conn, lanes int) (*puller, error) {
-	p := &puller{nc: nc, ready: make(chan struct{}, 1)}
+// newPuller opens lanes inboxes for a worker running at most concurrency
+// jobs. Jobs owed never exceed concurrency, but answers to retired lanes
+// may still be on their way, and each request ends with a status: twice
+// concurrency plus room for statuses bounds what can wait in msgs.
+func newPuller(nc *nats.Conn, lanes, concurrency int) (*puller, error) {
+	p := &puller{nc: nc, msgs: make(chan *nats.Msg, 2*concurrency+8*pullLanes)}
 	for range lanes {
 		l := &lane{}
 		if err := p.open(l); err != nil {
@@ -74,12 +79,10 @@ func newPuller(nc *nats.Conn, lanes int) (*puller, error) {
 // open gives l a fresh inbox and subscription.
 func (p *puller) open(l *lane) error {
 	inbox := p.nc.NewInbox()
-	sub, err := p.nc.Subscribe(inbox, func(m *nats.Msg) { p.arrive(l, m) })
+	sub, err := p.nc.ChanSubscribe(inbox, p.msgs)
 	if err != nil {
 		return err
 	}
-	// Jobs wait in the stream, not here: a lane holds one request's worth.
-	_ = sub.SetPendingLimits(-1, -1)
 	l.inbox, l.sub, l.req = inbox, sub, nil
 	return nil
 }
@@ -104,32 +107,15 @@ func (p *puller) retire(old *lane) error {
 	return nil
 }
 
-func (p *puller) arrive(l *lane, m *nats.Msg) {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		if m.Reply != "" {
-			_ = m.Nak() // arrived after the worker stopped: give it back
+// arrival pairs m with the lane it answers; a message for a retired lane
+// gets the stray lane, which has no request.
+func (p *puller) arrival(m *nats.Msg) arrival {
+	for _, l := range p.lanes {
+		if l.sub == m.Sub {
+			return arrival{l, m}
 		}
-		return
 	}
-	p.in = append(p.in, arrival{l, m})
-	p.mu.Unlock()
-	select {
-	case p.ready <- struct{}{}:
-	default:
-	}
-}
-
-// take returns everything that arrived since the last call; spare is the
-// slice the previous call returned, reused.
-func (p *puller) take(spare []arrival) []arrival {
-	clear(spare)
-	p.mu.Lock()
-	out := p.in
-	p.in = spare[:0]
-	p.mu.Unlock()
-	return out
+	return arrival{&p.stray, m}
 }
 
 // idle returns a lane with no open request, or nil.
@@ -159,21 +145,21 @@ func (p *puller) send(l *lane, stream, consumer string, n int, wait time.Duratio
 }
 
 // close stops every lane and hands back jobs that arrived but were never
-// taken.
+// taken. Once Unsubscribe returns the client sends nothing more to msgs.
 func (p *puller) close() {
-	p.mu.Lock()
-	p.closed = true
-	rest := p.in
-	p.in = nil
-	p.mu.Unlock()
 	for _, l := range p.lanes {
 		if l.sub != nil {
 			_ = l.sub.Unsubscribe()
 		}
 	}
-	for _, a := range rest {
-		if a.m.Reply != "" {
-			_ = a.m.Nak()
+	for {
+		select {
+		case m := <-p.msgs:
+			if m.Reply != "" {
+				_ = m.Nak()
+			}
+		default:
+			return
 		}
 	}
 }

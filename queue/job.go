@@ -28,7 +28,9 @@ type Job struct {
 	Attempt int
 	// Payload is the job's body.
 	Payload []byte
-	// Headers are the producer's headers (cloudrole's own are removed).
+	// Headers are the producer's headers (cloudrole's own are removed):
+	// nil when the producer set none. Reading a nil Header is fine; copy
+	// it before adding to it.
 	Headers nats.Header
 	// EnqueuedAt is when the server stored the job.
 	EnqueuedAt time.Time
@@ -61,12 +63,17 @@ func (j *Job) getResult() []byte {
 	return j.result
 }
 
-// userHeaders returns h without cloudrole's and the server's headers.
+// userHeaders returns h without cloudrole's and the server's headers, or
+// nil if nothing is left: most jobs carry no producer headers, and a map
+// per job was a tenth of a worker's allocations.
 func userHeaders(h nats.Header) nats.Header {
-	out := nats.Header{}
+	var out nats.Header
 	for k, v := range h {
 		if hasPrefixFold(k, "Cloudrole-") || hasPrefixFold(k, "Nats-") {
 			continue
+		}
+		if out == nil {
+			out = make(nats.Header, len(h))
 		}
 		out[k] = v
 	}

@@ -175,7 +175,7 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 		w.waitSince[l].Store(now)
 		w.fresh[l] = true
 	}
-	w.pull, err = newPuller(q.c.nc, min(pullLanes, o.Concurrency))
+	w.pull, err = newPuller(q.c.nc, min(pullLanes, o.Concurrency), o.Concurrency)
 	if err != nil {
 		return fmt.Errorf("queue %q: subscribe: %w", q.name, err)
 	}
@@ -263,9 +263,9 @@ func storeMax(a *atomic.Uint64, v uint64) {
 
 // job is a received job waiting for a handler goroutine.
 type job struct {
-	m  *nats.Msg
-	l  int
-	md *nats.MsgMetadata
+	m *nats.Msg
+	l int
+	d delivery // zero when the reply was no ack subject
 }
 
 // start hands a received job to an idle handler goroutine, or starts one.
@@ -274,11 +274,11 @@ type job struct {
 // wakes idle ones in turn, so jobs start (and are acknowledged) close to
 // the order they arrived, which keeps the server's ack bookkeeping cheap.
 // Only the dispatcher calls start.
-func (w *worker) start(m *nats.Msg, l int, md *nats.MsgMetadata) {
+func (w *worker) start(m *nats.Msg, l int, d delivery) {
 	w.running.Add(1)
 	w.q.stats.inflight.Add(1)
 	w.wg.Add(1)
-	j := job{m, l, md}
+	j := job{m, l, d}
 	select {
 	case w.jobs <- j:
 		return
@@ -298,7 +298,7 @@ func (w *worker) start(m *nats.Msg, l int, md *nats.MsgMetadata) {
 func (w *worker) handlerLoop(j job) {
 	defer w.pool.Done()
 	for ok := true; ok; j, ok = <-w.jobs {
-		w.run(j.m, j.l, j.md)
+		w.run(j.m, j.l, j.d)
 		w.q.stats.inflight.Add(-1)
 		if w.running.Add(-1) <= w.wakeAt.Load() {
 			select {
@@ -310,7 +310,7 @@ func (w *worker) handlerLoop(j job) {
 	}
 }
 
-func (w *worker) run(m *nats.Msg, l int, md *nats.MsgMetadata) {
+func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 	cfg := &w.q.cfg
 	env := decodeHeaders(m.Subject, m.Header, cfg.Levels, cfg.DefaultPriority)
 	j := &Job{
@@ -324,10 +324,10 @@ func (w *worker) run(m *nats.Msg, l int, md *nats.MsgMetadata) {
 		maxResult: cfg.MaxResult,
 	}
 	var seq uint64
-	if md != nil {
-		j.Attempt = int(md.NumDelivered)
-		j.EnqueuedAt = md.Timestamp
-		seq = md.Sequence.Stream
+	if dl.attempts > 0 {
+		j.Attempt = int(min(dl.attempts, 1<<31))
+		j.EnqueuedAt = dl.stored
+		seq = dl.seq
 	}
 	if j.ID == "" {
 		j.ID = "seq-" + strconv.FormatUint(seq, 10)
