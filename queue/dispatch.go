@@ -199,11 +199,34 @@ func (w *worker) slotTarget() int64 {
 	if d.stopping || !d.pauseUntil.IsZero() || d.prepaid || w.pull.idle() == nil || !w.anyMaybe() {
 		return -1
 	}
-	need := 1
-	if d.open > 0 {
-		need = d.threshold
+	return int64(w.o.Concurrency - d.credit - w.need())
+}
+
+// need is how many free slots justify another request: one when nothing
+// is open, or when a level above every open request's level may hold
+// jobs (an urgent job takes the very next free slot instead of waiting
+// for a batch of them); otherwise the threshold, so a busy worker sends
+// few large requests.
+func (w *worker) need() int {
+	if w.d.open == 0 {
+		return 1
 	}
-	return int64(w.o.Concurrency - d.credit - need)
+	top := -1
+	for l := range w.levels {
+		if w.maybe[l].Load() {
+			top = l
+			break
+		}
+	}
+	if top < 0 {
+		return w.d.threshold
+	}
+	for _, ln := range w.pull.lanes {
+		if ln.req != nil && ln.req.level <= top {
+			return w.d.threshold
+		}
+	}
+	return 1
 }
 
 // issue sends requests while the bound and the lanes allow.
@@ -215,7 +238,7 @@ func (w *worker) issue() error {
 	}
 	for {
 		free := w.o.Concurrency - int(w.running.Load()) - d.credit
-		if free <= 0 || (d.open > 0 && free < d.threshold) {
+		if free <= 0 || free < w.need() {
 			return nil
 		}
 		ln := w.pull.idle()
