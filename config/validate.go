@@ -76,6 +76,15 @@ func (p *parser) validate() {
 
 var roleNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
+// validPort accepts an absent port (the client's default) or 1..65535.
+func validPort(port string) bool {
+	if port == "" {
+		return true
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
+}
+
 func (p *parser) validateNATS() {
 	n := p.cfg.NATS
 	if n.URL != "" {
@@ -86,8 +95,10 @@ func (p *parser) validateNATS() {
 				p.errorf("nats.url", "%s is not a URL", quote(redactURL(u)))
 			case parsed.Scheme != "nats" && parsed.Scheme != "tls" && parsed.Scheme != "ws" && parsed.Scheme != "wss":
 				p.errorf("nats.url", "%s: scheme must be nats://, tls://, ws:// or wss://", quote(redactURL(u)))
-			case parsed.Host == "":
+			case parsed.Hostname() == "":
 				p.errorf("nats.url", "%s has no host", quote(redactURL(u)))
+			case !validPort(parsed.Port()):
+				p.errorf("nats.url", "%s: port %s is not 1 to 65535", quote(redactURL(u)), quote(parsed.Port()))
 			}
 		}
 	}
