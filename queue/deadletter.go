@@ -86,11 +86,9 @@ func (q *Queue) Requeue(ctx context.Context, ref string) error {
 	}
 	h[jetstream.MsgIDHeader] = []string{"requeue-" + strconv.FormatUint(raw.Sequence, 10)}
 	m := &nats.Msg{Subject: levelSubject(q.name, int(d.Priority)), Header: h, Data: raw.Data}
-	ack, err := q.c.js.PublishMsg(ctx, m)
-	if err != nil {
+	if _, err := q.c.js.PublishMsg(ctx, m); err != nil {
 		return fmt.Errorf("queue %q: requeue dead letter %d: %w (it stays in the dead-letter stream)", q.name, raw.Sequence, q.pubErr(err))
 	}
-	q.ring(int(d.Priority), ack.Sequence)
 	if err := q.dlq.DeleteMsg(ctx, raw.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return fmt.Errorf("queue %q: dead letter %d was re-queued but not removed: %w", q.name, raw.Sequence, err)
 	}

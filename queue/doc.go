@@ -42,14 +42,9 @@
 // does not wait a round trip between batches: jobs running plus jobs asked
 // for never exceed Concurrency. JetStream's
 // consumer priority groups rank pulling clients, not messages, and are not
-// used. An idle worker is woken by a bell: once the server has stored a
-// job, Enqueue (once per level for EnqueueBatch, and Requeue) publishes
-// the job's stream sequence to cloudrole.bell.<name>.<level>, a plain NATS
-// message. A worker otherwise looks again every PollInterval and when a
-// retry delay it set ends, which is how it finds jobs that other tools
-// publish straight to a level's subject. (A stream RePublish would ring
-// for those too, but it made the server build and route a copy of every
-// stored job: a third of the cost of a batch enqueue.)
+// used. An idle worker is woken by a headers-only copy of each stored job
+// (stream RePublish to cloudrole.bell.<name>.<level>) and otherwise looks
+// again every PollInterval and when a retry delay it set ends.
 //
 // Anti-starvation (WorkerOptions.Aging, off by default): a lower level
 // that has had jobs waiting, without this worker taking one from it, for

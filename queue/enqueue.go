@@ -81,21 +81,21 @@ type Message struct {
 	Options []EnqueueOption
 }
 
-func (q *Queue) build(payload []byte, opts []EnqueueOption) (*nats.Msg, string, Priority, error) {
+func (q *Queue) build(payload []byte, opts []EnqueueOption) (*nats.Msg, string, error) {
 	var o enqueueOpts
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
-			return nil, "", 0, fmt.Errorf("queue %q: %w", q.name, err)
+			return nil, "", fmt.Errorf("queue %q: %w", q.name, err)
 		}
 	}
 	if !o.hasPrio {
 		o.prio = q.cfg.DefaultPriority
 	}
 	if o.prio < 0 || int(o.prio) >= q.cfg.Levels {
-		return nil, "", 0, fmt.Errorf("queue %q: %w %d: levels are 0 (highest) to %d", q.name, ErrBadPriority, o.prio, q.cfg.Levels-1)
+		return nil, "", fmt.Errorf("queue %q: %w %d: levels are 0 (highest) to %d", q.name, ErrBadPriority, o.prio, q.cfg.Levels-1)
 	}
 	if len(payload) > q.cfg.MaxPayload {
-		return nil, "", 0, fmt.Errorf("queue %q: %w: %d bytes, limit %d; nothing was enqueued", q.name, ErrPayloadTooLarge, len(payload), q.cfg.MaxPayload)
+		return nil, "", fmt.Errorf("queue %q: %w: %d bytes, limit %d; nothing was enqueued", q.name, ErrPayloadTooLarge, len(payload), q.cfg.MaxPayload)
 	}
 	if o.id == "" {
 		o.id = nuid.Next()
@@ -111,7 +111,7 @@ func (q *Queue) build(payload []byte, opts []EnqueueOption) (*nats.Msg, string, 
 	if o.reply != "" {
 		h[hdrReply] = []string{o.reply}
 	}
-	return &nats.Msg{Subject: levelSubject(q.name, int(o.prio)), Header: h, Data: payload}, o.id, o.prio, nil
+	return &nats.Msg{Subject: levelSubject(q.name, int(o.prio)), Header: h, Data: payload}, o.id, nil
 }
 
 // Enqueue stores one job and returns its ID once the server has stored it
@@ -120,16 +120,14 @@ func (q *Queue) build(payload []byte, opts []EnqueueOption) (*nats.Msg, string, 
 // ErrBacklogFull (wrapped, naming the queue and limit; nothing stored), or
 // the publish error. A failed enqueue may be retried safely with WithID.
 func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOption) (string, error) {
-	m, id, prio, err := q.build(payload, opts)
+	m, id, err := q.build(payload, opts)
 	if err != nil {
 		return "", err
 	}
 	q.writeQueued(id)
-	ack, err := q.c.js.PublishMsg(ctx, m)
-	if err != nil {
+	if _, err := q.c.js.PublishMsg(ctx, m); err != nil {
 		return "", q.pubErr(err)
 	}
-	q.ring(int(prio), ack.Sequence)
 	return id, nil
 }
 
@@ -181,25 +179,14 @@ func (q *Queue) EnqueueBatch(ctx context.Context, msgs []Message) ([]string, err
 	ids := make([]string, len(msgs))
 	errs := make([]error, len(msgs))
 	futs := make([]jetstream.PubAckFuture, len(msgs))
-	levels := make([]Priority, len(msgs))
-	top := make([]uint64, q.cfg.Levels) // highest sequence stored per level
-	// One bell per level for the whole batch, for what was stored, however
-	// the wait below ends.
-	defer func() {
-		for l, seq := range top {
-			if seq > 0 {
-				q.ring(l, seq)
-			}
-		}
-	}()
 	failed := false
 	for i, mm := range msgs {
-		m, id, prio, err := q.build(mm.Payload, mm.Options)
+		m, id, err := q.build(mm.Payload, mm.Options)
 		if err != nil {
 			errs[i], failed = err, true
 			continue
 		}
-		ids[i], levels[i] = id, prio
+		ids[i] = id
 		q.writeQueued(id)
 		futs[i], err = q.c.js.PublishMsgAsync(m)
 		if err != nil {
@@ -211,16 +198,14 @@ func (q *Queue) EnqueueBatch(ctx context.Context, msgs []Message) ([]string, err
 			continue
 		}
 		select {
-		case ack := <-f.Ok():
-			top[levels[i]] = max(top[levels[i]], ack.Sequence)
+		case <-f.Ok():
 		case err := <-f.Err():
 			errs[i], failed = q.pubErr(err), true
 		case <-ctx.Done():
 			for j := i; j < len(futs); j++ {
 				if futs[j] != nil {
 					select {
-					case ack := <-futs[j].Ok():
-						top[levels[j]] = max(top[levels[j]], ack.Sequence)
+					case <-futs[j].Ok():
 					default:
 						errs[j] = fmt.Errorf("queue %q: enqueue not confirmed (it may be stored): %w", q.name, context.Cause(ctx))
 					}

@@ -82,6 +82,13 @@ func (c *Client) Queue(ctx context.Context, name string, cfg Config) (*Queue, er
 			Discard:     jetstream.DiscardNew,
 			MaxMsgSize:  int32(cfg.MaxPayload + 64<<10), // room for headers
 			Duplicates:  cfg.DuplicateWindow,
+			// Idle workers wait on this headers-only copy of every stored
+			// job instead of polling each level.
+			RePublish: &jetstream.RePublish{
+				Source:      subject,
+				Destination: bellLevelSubject(name, l),
+				HeadersOnly: true,
+			},
 		}
 		err = provision(ctx, func(ctx context.Context) error {
 			_, err := ensureStream(ctx, c.js, scfg)

@@ -228,16 +228,15 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 	return derr
 }
 
-// onBell runs for each bell a producer rings after its jobs were stored
-// (the payload is the highest stream sequence it stored at that level); it
-// only marks the level and wakes the dispatcher.
+// onBell runs on the connection's goroutine for each stored job's
+// headers-only copy; it only marks the level and wakes the dispatcher.
 func (w *worker) onBell(m *nats.Msg) {
 	i := strings.LastIndexByte(m.Subject, '.')
 	l, err := strconv.Atoi(m.Subject[i+1:])
 	if err != nil || l < 0 || l >= w.levels {
 		return
 	}
-	if seq, err := strconv.ParseUint(string(m.Data), 10, 64); err == nil {
+	if seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64); err == nil {
 		if seq <= w.lastSeq[l].Load() {
 			return // already fetched: a late notice
 		}
