@@ -70,27 +70,24 @@ func (w *worker) clear(l int, gen uint64) {
 	}
 }
 
-func (w *worker) anyMaybe() bool {
+// topMaybe is the highest level that may hold jobs, or -1.
+func (w *worker) topMaybe() int {
 	for l := range w.levels {
 		if w.maybe[l].Load() {
-			return true
+			return l
 		}
 	}
-	return false
+	return -1
 }
+
+func (w *worker) anyMaybe() bool { return w.topMaybe() >= 0 }
 
 // pick chooses the level to fetch from and how many jobs to fetch, or -1.
 // Strict: the highest level that may hold jobs. With Aging: a lower level
 // whose jobs have waited unserved for Aging or longer goes first (the one
 // waiting longest), for one job.
 func (w *worker) pick(free int) (int, int) {
-	first := -1
-	for l := range w.levels {
-		if w.maybe[l].Load() {
-			first = l
-			break
-		}
-	}
+	first := w.topMaybe()
 	if first < 0 {
 		return -1, 0
 	}
@@ -211,13 +208,7 @@ func (w *worker) need() int {
 	if w.d.open == 0 {
 		return 1
 	}
-	top := -1
-	for l := range w.levels {
-		if w.maybe[l].Load() {
-			top = l
-			break
-		}
-	}
+	top := w.topMaybe()
 	if top < 0 {
 		return w.d.threshold
 	}
