@@ -45,7 +45,12 @@ type Config struct {
 	// jobs never blocks a high-priority enqueue. 0 (the default) means
 	// unlimited.
 	MaxBacklog int64
-	// MaxPayload caps one job's payload in bytes. Defaults to 1 MiB.
+	// MaxPayload caps one job's payload in bytes. Defaults to 1 MiB; at
+	// most 64 MiB. The whole message (payload and headers) must also fit
+	// the connected server's max_payload less 1 KiB kept for dead-letter
+	// headers: the embedded server accepts 64 MiB, an external server
+	// what its max_payload says (1 MiB by default, so a default queue on
+	// it takes payloads up to about 1 MiB less 1 KiB and the headers).
 	MaxPayload int
 	// MaxResult caps Job.SetResult in bytes. Defaults to 64 KiB.
 	MaxResult int

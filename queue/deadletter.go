@@ -34,7 +34,7 @@ func (q *Queue) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error
 	}
 	info, err := q.dlq.Info(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("queue %q: dead letters: %w", q.name, err)
+		return nil, fmt.Errorf("queue %q: dead letters: %w", q.name, orClosed(err))
 	}
 	var out []DeadLetter
 	if info.State.Msgs == 0 {
@@ -46,7 +46,7 @@ func (q *Queue) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error
 			continue
 		}
 		if err != nil {
-			return out, fmt.Errorf("queue %q: dead letter %d: %w", q.name, seq, err)
+			return out, fmt.Errorf("queue %q: dead letter %d: %w", q.name, seq, orClosed(err))
 		}
 		out = append(out, q.toDeadLetter(raw))
 	}
@@ -105,12 +105,12 @@ func (q *Queue) findDead(ctx context.Context, ref string) (*jetstream.RawStreamM
 			return raw, nil
 		}
 		if !errors.Is(err, jetstream.ErrMsgNotFound) {
-			return nil, fmt.Errorf("queue %q: dead letter %d: %w", q.name, seq, err)
+			return nil, fmt.Errorf("queue %q: dead letter %d: %w", q.name, seq, orClosed(err))
 		}
 	}
 	info, err := q.dlq.Info(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("queue %q: dead letters: %w", q.name, err)
+		return nil, fmt.Errorf("queue %q: dead letters: %w", q.name, orClosed(err))
 	}
 	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
 		raw, err := q.dlq.GetMsg(ctx, seq)

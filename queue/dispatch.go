@@ -12,9 +12,11 @@ import (
 )
 
 // The dispatcher is one goroutine per worker that decides which level to
-// ask for jobs, and how many. Its rule: the jobs running plus the jobs
-// asked for and not yet received never exceed Concurrency, so a worker
-// never holds a job it has no slot for. Within that bound it keeps up to
+// ask for jobs, and how many. Its rule: the slots held (jobs running,
+// plus finished jobs beyond the ack window whose ack the server has not
+// confirmed) plus the jobs asked for and not yet received never exceed
+// Concurrency, so a worker never holds a job it has no slot for and never
+// runs far ahead of the server's acks. Within that bound it keeps up to
 // pullLanes requests open, so the round trip of one is hidden behind the
 // answers to the others; a further request waits until a quarter of the
 // slots are free (or nothing is open), so a busy worker sends few large
@@ -151,7 +153,7 @@ func (w *worker) dispatch(ctx context.Context) error {
 		// free to ask for more; waking per job costs more than the job.
 		t := w.slotTarget()
 		w.wakeAt.Store(t)
-		if w.running.Load() <= t {
+		if w.held() <= t {
 			continue // freed meanwhile
 		}
 		if at := w.nextAlarm(); !at.Equal(armed) {
@@ -186,8 +188,8 @@ func (w *worker) closedErr() error {
 	return fmt.Errorf("queue %q: worker stopped, the connection was closed: %w", w.q.name, ErrClosed)
 }
 
-// slotTarget is the running count at or below which a finishing handler
-// must wake the dispatcher: the count at which issue would send another
+// slotTarget is the held count (see worker.held) at or below which a
+// finishing handler or a confirmed ack must wake the dispatcher: the count at which issue would send another
 // request. It is -1 when freed slots alone would not let issue act (no
 // lane, no level with jobs, a pause or a rate wait: other wake-ups cover
 // those).
@@ -228,7 +230,7 @@ func (w *worker) issue() error {
 		return nil
 	}
 	for {
-		free := w.o.Concurrency - int(w.running.Load()) - d.credit
+		free := w.o.Concurrency - int(w.held()) - d.credit
 		if free <= 0 || free < w.need() {
 			return nil
 		}
@@ -312,7 +314,7 @@ func (w *worker) arrive(a arrival) {
 		// A late job for a request given up. Run it if a slot is free
 		// and not promised, else hand it back at once.
 		l, ok := levelOf(m.Subject, w.levels)
-		if !ok || w.d.stopping || int(w.running.Load())+w.d.credit >= w.o.Concurrency {
+		if !ok || w.d.stopping || int(w.held())+w.d.credit >= w.o.Concurrency {
 			_ = m.Nak()
 			return
 		}

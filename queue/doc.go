@@ -76,6 +76,16 @@
 // handler is recovered and counts as an error. Dead letters are listed with
 // DeadLetters and put back with Requeue.
 //
+// Acknowledgements are confirmed: the last ack of each level in a burst
+// asks for the server's reply, which (a consumer handles a connection's
+// acks in order) confirms the burst. A worker lets at most Concurrency
+// finished jobs await confirmation; past that, finished jobs keep their
+// slots. So at most Concurrency jobs run and at most Concurrency more wait
+// for the server, whatever the disk's fsync rate: after a crash of the
+// worker (or of the embedded server with it) at most 2 × Concurrency jobs
+// run again, and acks never queue long enough for leases to expire. An
+// ack unconfirmed after AckWait is given up (its job may come back).
+//
 // Long handlers keep their lease: the worker sends an in-progress
 // heartbeat every AckWait/3. A worker that dies mid-job stops them, and the
 // job is delivered to another worker after AckWait. On stop, Work stops
@@ -96,10 +106,11 @@
 //
 // cloudrole writes Cloudrole-Id (the job ID) and Cloudrole-Reply, and
 // Nats-Msg-Id when the producer gave an ID (dedupe within the queue's
-// DuplicateWindow, per level). Messages published to a queue's subjects by other
-// tools, or with damaged headers, are handled like any other job: the level
-// comes from the subject, a missing or bad ID becomes "seq-<sequence>", a
-// bad reply subject is ignored, and the worker logs what was wrong.
+// DuplicateWindow, per level). Messages published to a queue's subjects by
+// other tools, or with damaged headers, are handled like any other job: the
+// level comes from the subject, a missing or bad ID becomes
+// "seq-<level>-<sequence>" (unique within the queue), a bad reply subject
+// is ignored, and the worker logs what was wrong.
 //
 // # Locks, checkpoints and idempotency
 //

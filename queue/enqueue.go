@@ -95,7 +95,7 @@ func (q *Queue) build(payload []byte, opts []EnqueueOption) (*nats.Msg, string, 
 		return nil, "", fmt.Errorf("queue %q: %w %d: levels are 0 (highest) to %d", q.name, ErrBadPriority, o.prio, q.cfg.Levels-1)
 	}
 	if len(payload) > q.cfg.MaxPayload {
-		return nil, "", fmt.Errorf("queue %q: %w: %d bytes, limit %d; nothing was enqueued", q.name, ErrPayloadTooLarge, len(payload), q.cfg.MaxPayload)
+		return nil, "", fmt.Errorf("queue %q: %w: payload of %d bytes, the queue's MaxPayload is %d; nothing was enqueued", q.name, ErrPayloadTooLarge, len(payload), q.cfg.MaxPayload)
 	}
 	if o.id == "" {
 		o.id = nuid.Next()
@@ -111,7 +111,35 @@ func (q *Queue) build(payload []byte, opts []EnqueueOption) (*nats.Msg, string, 
 	if o.reply != "" {
 		h[hdrReply] = []string{o.reply}
 	}
-	return &nats.Msg{Subject: levelSubject(q.name, int(o.prio)), Header: h, Data: payload}, o.id, nil
+	m := &nats.Msg{Subject: levelSubject(q.name, int(o.prio)), Header: h, Data: payload}
+	if err := q.checkSize(m); err != nil {
+		return nil, "", err
+	}
+	return m, o.id, nil
+}
+
+// deadLetterRoom is what a job's message must leave free under the
+// server's max_payload for the headers its dead letter adds (error text of
+// up to 512 bytes, attempts, times, priority, dedupe ID), so a job that
+// was accepted can always be dead-lettered.
+const deadLetterRoom = 1 << 10
+
+// checkSize compares what is really sent, headers included, with the
+// limit the connected server enforces (its max_payload, from the server's
+// INFO), so an oversize job fails here with ErrPayloadTooLarge instead of
+// with the client's raw error, or later when it could not be
+// dead-lettered.
+func (q *Queue) checkSize(m *nats.Msg) error {
+	limit := q.c.nc.MaxPayload()
+	if limit <= 0 { // not connected yet: the client checks on send
+		return nil
+	}
+	size := int64(m.Size() - len(m.Subject))
+	if size+deadLetterRoom > limit {
+		return fmt.Errorf("queue %q: %w: payload of %d bytes plus %d bytes of headers; the server accepts messages of at most %d bytes (its max_payload), %d of which are kept for the dead-letter headers; nothing was enqueued",
+			q.name, ErrPayloadTooLarge, len(m.Data), size-int64(len(m.Data)), limit, deadLetterRoom)
+	}
+	return nil
 }
 
 // Enqueue stores one job and returns its ID once the server has stored it
@@ -132,6 +160,11 @@ func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOpti
 }
 
 func (q *Queue) pubErr(err error) error {
+	// Some client errors on a closed connection do not wrap
+	// ErrConnectionClosed (PublishMsgAsync's), so ask the connection too.
+	if errors.Is(err, nats.ErrConnectionClosed) || q.c.nc.IsClosed() {
+		return fmt.Errorf("queue %q: enqueue: %w (%w)", q.name, ErrClosed, err)
+	}
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) && strings.Contains(apiErr.Description, "maximum messages") {
 		return fmt.Errorf("queue %q: %w: it holds its limit of %d jobs; nothing was enqueued", q.name, ErrBacklogFull, q.cfg.MaxBacklog)

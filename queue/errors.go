@@ -3,6 +3,8 @@ package queue
 import (
 	"errors"
 	"fmt"
+
+	"github.com/nats-io/nats.go"
 )
 
 var (
@@ -22,8 +24,10 @@ var (
 	ErrBadPriority = errors.New("queue: unknown priority")
 	// ErrBadID is wrapped when a job ID is not usable.
 	ErrBadID = errors.New("queue: bad job id")
-	// ErrPayloadTooLarge is wrapped when a payload exceeds Config.MaxPayload;
-	// nothing was published.
+	// ErrPayloadTooLarge is wrapped when a payload exceeds Config.MaxPayload,
+	// or the job's message (payload and headers) does not fit the server's
+	// max_payload with room for its dead-letter headers; nothing was
+	// published.
 	ErrPayloadTooLarge = errors.New("queue: payload too large")
 	// ErrBacklogFull is wrapped when a queue holds Config.MaxBacklog jobs;
 	// nothing was published.
@@ -39,6 +43,15 @@ var (
 	// the worker's drain timeout ran out.
 	ErrDraining = errors.New("queue: worker drain timeout")
 )
+
+// orClosed makes an error of a request on a closed connection match
+// ErrClosed as well as the client's own error.
+func orClosed(err error) error {
+	if errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, ErrClosed) {
+		return fmt.Errorf("%w (%w)", ErrClosed, err)
+	}
+	return err
+}
 
 // PermanentError marks a handler error that must not be retried: the job
 // goes to the dead-letter stream at once.

@@ -84,7 +84,7 @@ func TestBadInput(t *testing.T) {
 	q := testQueue(t, c, "small", Config{MaxPayload: 16})
 	_, err = q.Enqueue(ctx, make([]byte, 17))
 	mustErrIs(t, err, ErrPayloadTooLarge)
-	if !strings.Contains(err.Error(), "17 bytes, limit 16") {
+	if !strings.Contains(err.Error(), "payload of 17 bytes, the queue's MaxPayload is 16") {
 		t.Fatalf("error %q should give size and limit", err)
 	}
 	_, err = q.Enqueue(ctx, nil, WithPriority(3))
@@ -190,5 +190,47 @@ func TestOldSingleStreamLayoutRefused(t *testing.T) {
 		if strings.HasPrefix(n, "CRQ_legacy_") {
 			t.Fatalf("stream %s created although the queue was refused", n)
 		}
+	}
+}
+
+// Foreign messages without an ID at two levels are stored as sequence 1 of
+// their level's stream: their generated IDs must still differ, and both
+// must reach the dead-letter stream (a shared dedupe key dropped one).
+func TestGeneratedIDsUniqueAcrossLevels(t *testing.T) {
+	_, c := testClient(t)
+	q := testQueue(t, c, "gen", Config{})
+	ctx := context.Background()
+	for _, l := range []int{0, 1} {
+		if _, err := c.js.Publish(ctx, levelSubject("gen", l), []byte("no id")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make(chan string, 2)
+	startWorker(t, ctx, q, func(_ context.Context, j *Job) error {
+		select {
+		case got <- j.ID:
+		default: // the re-queued one, below
+		}
+		return Permanent(errors.New("poison"))
+	}, WorkerOptions{})
+	a, b := recv(t, got, "job"), recv(t, got, "job")
+	if a == b {
+		t.Fatalf("two jobs of different levels got the same ID %q", a)
+	}
+	var dead []DeadLetter
+	waitFor(t, "both dead letters", 5*time.Second, func() bool {
+		var err error
+		dead, err = q.DeadLetters(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(dead) == 2
+	})
+	if dead[0].ID == dead[1].ID {
+		t.Fatalf("dead letters share the ID %q", dead[0].ID)
+	}
+	// Each can be re-queued by its ID without ambiguity.
+	if err := q.Requeue(ctx, dead[1].ID); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -20,7 +20,8 @@ type Handler func(ctx context.Context, j *Job) error
 // concurrent use.
 type Job struct {
 	// ID is the job ID given at enqueue (or generated). For a message
-	// published by another tool without one, "seq-<stream sequence>".
+	// published by another tool without one, "seq-<level>-<stream
+	// sequence>", unique within the queue.
 	ID string
 	// Priority is the level the job was enqueued at.
 	Priority Priority

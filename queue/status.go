@@ -14,13 +14,15 @@ import (
 // State is a job's state in its status record.
 type State string
 
-// Job states. A job moves queued → running → succeeded, or running →
-// retrying → running … → dead.
+// Job states, as the README and the behaviour contract name them. A job
+// moves queued → running → succeeded, or running → failed (its attempt
+// failed; it waits for its retry delay) → running … → succeeded, or →
+// dead once its attempts are used up or its error was permanent.
 const (
 	StateQueued    State = "queued"
 	StateRunning   State = "running"
 	StateSucceeded State = "succeeded"
-	StateRetrying  State = "retrying" // failed, will be retried
+	StateFailed    State = "failed" // the last attempt failed; it will be retried
 	StateDead      State = "dead"
 )
 
@@ -75,7 +77,7 @@ func (q *Queue) JobStatus(ctx context.Context, id string) (JobStatus, error) {
 		return JobStatus{}, fmt.Errorf("queue %q: job %q: %w", q.name, id, ErrNotFound)
 	}
 	if err != nil {
-		return JobStatus{}, fmt.Errorf("queue %q: job %q status: %w", q.name, id, err)
+		return JobStatus{}, fmt.Errorf("queue %q: job %q status: %w", q.name, id, orClosed(err))
 	}
 	var s JobStatus
 	if err := json.Unmarshal(e.Value(), &s); err != nil {

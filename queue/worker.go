@@ -18,10 +18,14 @@ import (
 
 // WorkerOptions shapes one Work call. The zero value is valid.
 type WorkerOptions struct {
-	// Concurrency is the number of jobs handled at once, and the most
-	// jobs this worker holds unacknowledged: it fetches only as many jobs
-	// as it has free slots, so a high-priority job never waits behind a
-	// prefetched buffer. Defaults to 1.
+	// Concurrency is the number of jobs handled at once. The worker
+	// fetches only as many jobs as it has free slots, so a high-priority
+	// job never waits behind a prefetched buffer. A finished job counts
+	// until the server confirms its ack: at most Concurrency finished jobs
+	// may await that confirmation (the server works through acks at the
+	// disk's fsync rate under sync "always"); beyond that, their slots stay
+	// taken. So the worker holds at most 2 × Concurrency jobs
+	// unacknowledged, and a crash re-runs at most that many. Defaults to 1.
 	Concurrency int
 	// RateLimit caps the jobs started per second (a token bucket with
 	// RateBurst tokens); 0 (the default) means no limit.
@@ -106,7 +110,7 @@ type worker struct {
 	current   []int  // smooth weighted round robin state (dispatcher-owned)
 	d         dispatchState
 	wake      chan struct{} // a bell rang
-	slotFree  chan struct{} // a handler finished, and running fell to wakeAt
+	slotFree  chan struct{} // a handler finished or acks were confirmed, and held fell to wakeAt
 	wakeAt    atomic.Int64
 	acks      *acker
 	running   atomic.Int64
@@ -189,6 +193,11 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 		_, remove := host.Status.Add("queue:"+q.name, w.snapshot)
 		defer remove()
 	}
+	// Created last of what can fail: it is closed after the drain below.
+	w.acks, err = newAcker(q.c.nc, w.log, q.cfg.Levels, q.cfg.AckWait, w.wakeIfFree)
+	if err != nil {
+		return fmt.Errorf("queue %q: subscribe: %w", q.name, err)
+	}
 	hctx, hcancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer hcancel(nil)
 	w.hctx = hctx
@@ -200,8 +209,6 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 		w.heartbeats(beatStop)
 	}()
 
-	// Created last: nothing after it can fail before its close below.
-	w.acks = newAcker(q.c.nc, w.log)
 	derr := w.dispatch(ctx)
 
 	done := make(chan struct{})
@@ -221,7 +228,7 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 	t.Stop()
 	close(w.jobs)
 	w.pool.Wait()
-	w.acks.close()
+	w.acks.close(ackSettleWait)
 	close(beatStop)
 	<-beatDone
 	_ = q.c.nc.Flush()
@@ -300,13 +307,29 @@ func (w *worker) handlerLoop(j job) {
 	for ok := true; ok; j, ok = <-w.jobs {
 		w.run(j.m, j.l, j.d)
 		w.q.stats.inflight.Add(-1)
-		if w.running.Add(-1) <= w.wakeAt.Load() {
-			select {
-			case w.slotFree <- struct{}{}:
-			default:
-			}
-		}
+		w.running.Add(-1)
+		w.wakeIfFree()
 		w.wg.Done()
+	}
+}
+
+// held is the number of slots taken: jobs running, plus finished jobs
+// whose ack the server has not confirmed beyond the ack window. Jobs
+// running plus jobs asked for never exceed Concurrency minus the excess,
+// so at most Concurrency jobs run and at most Concurrency more wait for
+// their ack's confirmation: what a crash can make run again.
+func (w *worker) held() int64 {
+	return w.running.Load() + max(0, w.acks.unconfirmed.Load()-int64(w.o.Concurrency))
+}
+
+// wakeIfFree wakes the dispatcher when a finished handler or a confirmed
+// ack brought held down to the count it waits for.
+func (w *worker) wakeIfFree() {
+	if w.held() <= w.wakeAt.Load() {
+		select {
+		case w.slotFree <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -330,13 +353,15 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 		seq = dl.seq
 	}
 	if j.ID == "" {
-		j.ID = "seq-" + strconv.FormatUint(seq, 10)
+		// Each level is its own stream, numbered from 1: the level keeps
+		// generated IDs unique within the queue.
+		j.ID = "seq-" + strconv.Itoa(l) + "-" + strconv.FormatUint(seq, 10)
 	}
 	if len(env.Problems) > 0 {
 		w.log.Warn("queue: job with malformed envelope; using defaults", "id", j.ID, "level", l, "problems", env.Problems)
 	}
 	if j.Attempt > cfg.MaxDeliver {
-		w.deadLetter(j, seq, fmt.Errorf("delivered %d times (MaxDeliver %d) without an outcome: its workers stopped or crashed", j.Attempt, cfg.MaxDeliver))
+		w.deadLetter(j, l, seq, fmt.Errorf("delivered %d times (MaxDeliver %d) without an outcome: its workers stopped or crashed", j.Attempt, cfg.MaxDeliver))
 		return
 	}
 	fl := &flight{started: time.Now()}
@@ -355,7 +380,7 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 		return
 	}
 	if err == nil {
-		w.acks.ack(m.Reply, j.ID)
+		w.acks.ack(m.Reply, j.ID, l)
 		w.q.stats.processed.Add(1)
 		w.processed.Add(1)
 		res := j.getResult()
@@ -367,7 +392,7 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 	w.failed.Add(1)
 	w.q.stats.setErr(err)
 	if IsPermanent(err) || j.Attempt >= cfg.MaxDeliver {
-		w.deadLetter(j, seq, err)
+		w.deadLetter(j, l, seq, err)
 		return
 	}
 	d := cfg.backoff(j.Attempt, randN)
@@ -376,7 +401,7 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 		w.log.Warn("queue: nak failed; the job comes back after AckWait", "id", j.ID, "err", nerr)
 	}
 	w.noteDue(time.Now().Add(d))
-	w.q.writeStatus(JobStatus{ID: j.ID, State: StateRetrying, Attempts: j.Attempt, LastError: trunc512(err.Error()), Enqueued: j.EnqueuedAt})
+	w.q.writeStatus(JobStatus{ID: j.ID, State: StateFailed, Attempts: j.Attempt, LastError: trunc512(err.Error()), Enqueued: j.EnqueuedAt})
 }
 
 func (w *worker) noteDue(t time.Time) {
@@ -415,7 +440,7 @@ func (w *worker) reply(j *Job, outcome string, body []byte) {
 
 // deadLetter stores the job in the dead-letter stream, then terminates it.
 // If the store fails the job is retried later instead, so nothing is lost.
-func (w *worker) deadLetter(j *Job, seq uint64, cause error) {
+func (w *worker) deadLetter(j *Job, l int, seq uint64, cause error) {
 	h := nats.Header{}
 	for k, v := range j.msg.Header {
 		if !hasPrefixFold(k, "Nats-") {
@@ -430,8 +455,13 @@ func (w *worker) deadLetter(j *Job, seq uint64, cause error) {
 	if !j.EnqueuedAt.IsZero() {
 		h[hdrEnqueued] = []string{j.EnqueuedAt.UTC().Format(time.RFC3339Nano)}
 	}
-	// Dedupe: a dead-lettering repeated after a lost Term stores once.
-	h[jetstream.MsgIDHeader] = []string{"dead-" + strconv.FormatUint(seq, 10) + "-" + j.ID}
+	// Dedupe: a dead-lettering of the same stored job repeated after a
+	// lost Term stores once. Level and sequence name the stored job (each
+	// level's stream counts from 1, and producers may reuse an ID across
+	// levels); without a sequence nothing names it, so no dedupe.
+	if seq > 0 {
+		h[jetstream.MsgIDHeader] = []string{"dead-" + strconv.Itoa(l) + "-" + strconv.FormatUint(seq, 10) + "-" + j.ID}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := w.q.c.js.PublishMsg(ctx, &nats.Msg{Subject: dlqSubject(w.q.name), Header: h, Data: j.Payload})
