@@ -30,8 +30,11 @@
 //     and runs it again; Cron follows a 6-field NCRONTAB spec with seconds,
 //     as WebJobs and Azure Functions do ("0 */5 * * * *"), in a time zone of
 //     your choice, with an explicit misfire policy and optional run on
-//     start. Runs of one task never overlap. Specs are parsed by
-//     github.com/netresearch/go-cron, a maintained fork of robfig/cron.
+//     start. Runs of one task never overlap. Across daylight saving a
+//     repeated local time fires once and a skipped one fires at the moment
+//     of the jump (see CronSchedule). ParseCron checks a spec and previews
+//     its fire times. Specs are parsed by github.com/netresearch/go-cron, a
+//     maintained fork of robfig/cron; the DST rules are cloudrole's.
 //   - Singletons. Singleton(locker) runs a task on one instance at a time
 //     through the Locker interface; the others show as inactive and keep
 //     trying. NewLocalLocker is a Locker for one process; package queue has

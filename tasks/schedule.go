@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,14 +55,22 @@ func parseCron(spec string, loc *time.Location, now time.Time) (*cronSchedule, e
 		}
 		return nil, fmt.Errorf("CRON spec %q has %d fields%s; want %s", spec, n, hint, cronForm)
 	}
+	// Names become numbers: the parser reads the H of THU as a Jenkins
+	// hash expression.
+	written := append([]string(nil), fields...)
+	fields[4], fields[5] = numberNames(fields[4], monthNames), numberNames(fields[5], dayNames)
 	// Parse each field alone first, to say which one is wrong.
 	for i, f := range fields {
-		if _, err := cron.NewParser(cronFields[i].opt).Parse(f); err != nil {
-			return nil, fmt.Errorf("CRON spec %q: %s field %q: %v; want %s", spec, cronFields[i].name, f, err, cronForm)
+		err := checkCronField(f)
+		if err == nil {
+			_, err = cron.NewParser(cronFields[i].opt).Parse(f)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("CRON spec %q: %s field %q: %v; want %s", spec, cronFields[i].name, written[i], err, cronForm)
 		}
 	}
 	p := cron.NewParser(cron.Second | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)
-	sched, err := p.Parse(trimmed)
+	sched, err := p.Parse(strings.Join(fields, " "))
 	if err != nil {
 		return nil, fmt.Errorf("CRON spec %q: %v; want %s", spec, err, cronForm)
 	}
@@ -72,10 +81,39 @@ func parseCron(spec string, loc *time.Location, now time.Time) (*cronSchedule, e
 	return cs, nil
 }
 
-// next returns the first fire time strictly after t, or the zero time if
-// there is none within the parser's search limit (years).
-func (c *cronSchedule) next(t time.Time) time.Time {
-	return c.sched.Next(t.In(c.loc))
+// checkCronField refuses what the parser would accept or explain in its
+// own terms: empty list items ("0,,1" silently meant "0,1"), and the
+// Quartz extensions L, W, # and H, which NCRONTAB does not have (the
+// parser's message names options a user cannot set).
+func checkCronField(f string) error {
+	for _, item := range strings.Split(f, ",") {
+		if item == "" {
+			return fmt.Errorf("empty item in the list (a comma with nothing on one side)")
+		}
+		for _, part := range strings.FieldsFunc(item, func(r rune) bool { return r == '-' || r == '/' }) {
+			if strings.ContainsAny(strings.ToUpper(part), "LW#H") {
+				return fmt.Errorf("%q is Quartz syntax (L last, W weekday, # nth weekday, H hash); NCRONTAB has none of it: list the days or weekdays instead", part)
+			}
+		}
+	}
+	return nil
+}
+
+// Month and weekday names a field may use, by number.
+var (
+	monthNames = []string{"", "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"}
+	dayNames   = []string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}
+)
+
+// numberNames replaces the names in field (any case) by their numbers.
+func numberNames(field string, names []string) string {
+	up := strings.ToUpper(field)
+	for n, name := range names {
+		if name != "" {
+			up = strings.ReplaceAll(up, name, strconv.Itoa(n))
+		}
+	}
+	return up
 }
 
 // String returns the spec and, unless UTC, its time zone.
