@@ -72,7 +72,10 @@ func NewGroup(ctx context.Context, opts Options) *Group {
 //
 // Go returns an error wrapping ErrInvalid for an empty or duplicate name, a
 // nil fn or a bad option, and one wrapping ErrGroupEnded once the group's
-// context has ended. It never blocks.
+// context has ended. It never blocks. A task that could not be added also
+// ends the group: Wait returns a *FatalError naming it, so an unchecked
+// error never leaves a task silently missing (check input such as a CRON
+// spec from a config file first, with ParseCron).
 func (g *Group) Go(name string, fn func(context.Context) error, opts ...Option) error {
 	return g.add(kindGo, name, fn, 0, "", opts)
 }
@@ -108,7 +111,7 @@ func (g *Group) Cron(name, spec string, fn func(context.Context) error, opts ...
 func (g *Group) add(k kind, name string, fn func(context.Context) error, interval time.Duration, spec string, opts []Option) error {
 	t, err := g.newTask(k, name, fn, interval, spec, opts)
 	if err != nil {
-		return err
+		return g.notAdded(name, err)
 	}
 	g.mu.Lock()
 	if g.cancelled || g.ctx.Err() != nil {
@@ -117,7 +120,7 @@ func (g *Group) add(k kind, name string, fn func(context.Context) error, interva
 	}
 	if _, dup := g.names[name]; dup {
 		g.mu.Unlock()
-		return invalidf(k, name, "a task with this name already exists in group %q", g.s.name)
+		return g.notAdded(name, invalidf(k, name, "a task with this name already exists in group %q", g.s.name))
 	}
 	g.names[name] = t
 	g.tasks = append(g.tasks, t)
@@ -125,6 +128,14 @@ func (g *Group) add(k kind, name string, fn func(context.Context) error, interva
 	g.mu.Unlock()
 	go t.main()
 	return nil
+}
+
+// notAdded ends the group with err, the reason a task was not added, and
+// returns err: code that ignores the error of Go, Periodic or Cron must
+// not leave a task silently missing, so Wait reports it too.
+func (g *Group) notAdded(name string, err error) error {
+	g.fail(&FatalError{Task: name, Err: fmt.Errorf("not added: %w", err)})
+	return err
 }
 
 // Wait blocks until the group has ended: its context is done and every task
@@ -181,7 +192,7 @@ func (g *Group) resultLocked() error {
 }
 
 // fail ends the group with fe, unless another fatal error came first.
-func (g *Group) fail(t *task, fe *FatalError) {
+func (g *Group) fail(fe *FatalError) {
 	g.mu.Lock()
 	first := g.fatal == nil && !g.finished
 	if first {
@@ -191,8 +202,8 @@ func (g *Group) fail(t *task, fe *FatalError) {
 	if !first {
 		return
 	}
-	g.log.Error("task failed fatally; stopping the group", "task", t.name, "err", fe.Err)
-	g.emit(EventFatal{Group: g.s.name, Task: t.name, Err: fe})
+	g.log.Error("task failed fatally; stopping the group", "task", fe.Task, "err", fe.Err)
+	g.emit(EventFatal{Group: g.s.name, Task: fe.Task, Err: fe})
 	g.cancel(fe)
 }
 

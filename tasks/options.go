@@ -18,10 +18,12 @@ import (
 //     transient), and a task that keeps failing settles at one attempt every
 //     30 seconds instead of burning CPU and logs.
 //   - DefaultMaxRestarts within DefaultRestartWindow: with the default delays
-//     a task that fails every time reaches its 11th restart about two minutes
-//     after the first failure (0.1+0.2+...+25.6 s, then 30 s steps), so a
-//     persistent fault escalates to a role recycle in about two minutes, while
-//     an outage of a minute or so is absorbed by the task alone. The window
+//     a task that fails at once every time fails for the 11th time, after
+//     its 10th restart, about 81 seconds after the first failure (the ten
+//     delays 0.1+0.2+...+25.6 s and 30 s, ±10% jitter, plus its run times),
+//     so a persistent fault escalates to a role recycle in under a minute
+//     and a half, while an outage of a minute or so is absorbed by the task
+//     alone. The window
 //     is wider than the whole backoff ramp; a narrower one could never see
 //     more than a few restarts of a backing-off task and would never fire.
 //   - DefaultGrace: a task that honours its context returns within

@@ -266,7 +266,8 @@ func TestIntensityEscalates(t *testing.T) {
 	if got := runs.Load(); got != 4 {
 		t.Fatalf("ran %d times; want 4 (3 restarts allowed, the 4th run's failure escalates)", got)
 	}
-	if !strings.Contains(err.Error(), "4 restarts within 1m0s (limit 3)") {
+	// Status counted 3 restarts: the message says the same.
+	if !strings.Contains(err.Error(), "failed again after 3 restarts within 1m0s (limit 3)") {
 		t.Fatalf("message %q does not explain the limit", err)
 	}
 }

@@ -285,7 +285,8 @@ func TestCronMisfire(t *testing.T) {
 func TestAddRejectsBadInput(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	g := tasks.NewGroup(ctx, tasks.Options{})
+	// A rejected task ends its group (below), so each case gets its own.
+	var g *tasks.Group
 	nop := func(context.Context) error { return nil }
 	form := `want 6 fields "second minute hour day month day-of-week", e.g. "0 */5 * * * *"`
 	cases := []struct {
@@ -328,6 +329,7 @@ func TestAddRejectsBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			g = tasks.NewGroup(ctx, tasks.Options{})
 			err := c.add()
 			if !errors.Is(err, tasks.ErrInvalid) {
 				t.Fatalf("error %v; want ErrInvalid", err)
@@ -339,6 +341,7 @@ func TestAddRejectsBadInput(t *testing.T) {
 			}
 		})
 	}
+	g = tasks.NewGroup(ctx, tasks.Options{})
 	mustAdd(t, g.Go("dup", func(ctx context.Context) error { <-ctx.Done(); return nil }))
 	if err := g.Go("dup", nop); !errors.Is(err, tasks.ErrInvalid) || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("duplicate name: %v", err)
@@ -346,8 +349,21 @@ func TestAddRejectsBadInput(t *testing.T) {
 	if got := len(g.Status().Tasks); got != 1 {
 		t.Fatalf("%d tasks in the group; rejected tasks must not be added", got)
 	}
-	cancel()
-	if err := wait(t, g); err != nil {
-		t.Fatal(err)
+	// The rejection ended the group: code that ignored the error learns of
+	// it from Wait.
+	var fe *tasks.FatalError
+	if err := wait(t, g); !errors.As(err, &fe) || fe.Task != "dup" || !errors.Is(err, tasks.ErrInvalid) || !strings.Contains(err.Error(), "not added") {
+		t.Fatalf("Wait after a rejected task = %v; want a *FatalError naming it", err)
+	}
+}
+
+// The README's mistake: a 5-field spec whose error is ignored. The task
+// does not exist, and Wait says so instead of running without it.
+func TestIgnoredRegistrationErrorEndsTheGroup(t *testing.T) {
+	g := tasks.NewGroup(context.Background(), tasks.Options{})
+	_ = g.Cron("report", "*/5 * * * *", func(context.Context) error { return nil })
+	err := wait(t, g)
+	if !errors.Is(err, tasks.ErrInvalid) || !strings.Contains(err.Error(), `task "report"`) || !strings.Contains(err.Error(), "5-field") {
+		t.Fatalf("Wait = %v; want the reason report was not added", err)
 	}
 }

@@ -80,6 +80,6 @@ func (t *task) onGrace(seq uint64, cause error) {
 		return
 	}
 	g.log.Error("task ignored cancellation; abandoning it", "task", t.name, "grace", g.s.grace, "cause", cause)
-	g.fail(t, &FatalError{Task: t.name, Err: fmt.Errorf("%w: still running %v after it was cancelled: %w",
+	g.fail(&FatalError{Task: t.name, Err: fmt.Errorf("%w: still running %v after it was cancelled: %w",
 		ErrAbandoned, g.s.grace, cause)})
 }

@@ -327,7 +327,7 @@ func (t *task) escalated(err error) bool {
 	if err == error(fe) && fe.Task == "" {
 		err = fe.Err // the bare marker: report what it marks
 	}
-	t.g.fail(t, &FatalError{Task: t.name, Err: err})
+	t.g.fail(&FatalError{Task: t.name, Err: err})
 	return true
 }
 
@@ -355,8 +355,10 @@ func (t *task) countRestart(last error) bool {
 	if cause == nil {
 		cause = errors.New("returned nil")
 	}
-	t.g.fail(t, &FatalError{Task: t.name, Err: fmt.Errorf("%w: %d restarts within %v (limit %d); last: %w",
-		ErrIntensity, len(f.restarts), t.window, t.maxRestarts, cause)})
+	// The failure that escalates is not followed by a restart: name the
+	// restarts that happened, which is what status counts.
+	t.g.fail(&FatalError{Task: t.name, Err: fmt.Errorf("%w: failed again after %d restarts within %v (limit %d); last: %w",
+		ErrIntensity, len(f.restarts)-1, t.window, t.maxRestarts, cause)})
 	return true
 }
 
