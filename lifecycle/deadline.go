@@ -43,11 +43,15 @@ func (h *Host) deadlineTime() time.Time {
 	return h.deadlineAt
 }
 
-func (h *Host) deadlineExceeded() {
+func (h *Host) deadlineExceeded() { h.deadlinePassed(h.stuckIn()) }
+
+// deadlinePassed forces the exit for a stop that passed its deadline,
+// stuck in what.
+func (h *Host) deadlinePassed(what string) {
 	h.mu.Lock()
 	d := h.deadlineFor
 	h.mu.Unlock()
-	h.forceExit(ExitStopTimeout, fmt.Sprintf("stop deadline of %s exceeded; stuck in %s", d, h.stuckIn()))
+	h.forceExit(ExitStopTimeout, fmt.Sprintf("stop deadline of %s exceeded; stuck in %s", d, what))
 }
 
 // stuckIn names what the instance loop is waiting for.
@@ -56,9 +60,9 @@ func (h *Host) stuckIn() string {
 	hook, i := h.hook, h.inst
 	h.mu.Unlock()
 	switch {
-	case hook == phaseForeground && i != nil && i.startup.Load() != nil:
-		if w := i.startup.Load().Waiting(); len(w) > 0 {
-			return "foreground startup task(s) " + strings.Join(w, ", ")
+	case hook == phaseStartupStop && i != nil && i.startup.Load() != nil:
+		if w := i.startup.Load().Running(); len(w) > 0 {
+			return hook + ": " + strings.Join(w, ", ") + " still running"
 		}
 	case hook == "":
 		return "the host (no hook running)"

@@ -27,8 +27,9 @@
 //     ExitCrashLoop so a service manager takes over.
 //   - Stop (SIGINT, SIGTERM, a service stop, Stop, or the context passed to
 //     Run): readiness turns unhealthy at once, Run's context is cancelled
-//     with the cause, OnStop runs, foreground startup tasks are waited for.
-//     The whole stop — and every in-process recycle — has a deadline
+//     with the cause, OnStop runs, background startup tasks are stopped
+//     (SIGTERM, then SIGKILL within the deadline) and foreground ones are
+//     waited for. The whole stop — and every in-process recycle — has a deadline
 //     (host.stop_timeout, 5 minutes by default). Past it the host logs the
 //     hook it is stuck in and every goroutine's stack, kills the startup
 //     tasks and exits with ExitStopTimeout. A second signal exits at once

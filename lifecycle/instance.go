@@ -18,7 +18,7 @@ const (
 	hookRun          = "Run"
 	hookOnStop       = "OnStop"
 	phaseStartup     = "startup tasks"
-	phaseForeground  = "foreground startup tasks"
+	phaseStartupStop = "stopping startup tasks" // background ones signalled, foreground ones awaited
 	phaseHandlerWait = "settings change handlers"
 )
 
@@ -92,9 +92,11 @@ func (h *Host) stopInstance(i *instance, onStop bool, out outcome) outcome {
 	h.setHook(phaseHandlerWait)
 	i.handlers.Wait()
 	if sr := i.startup.Load(); sr != nil {
-		h.setHook(phaseForeground)
+		h.setHook(phaseStartupStop)
 		if err := sr.Stop(stopCtx); err != nil {
-			i.logger.Error("stopping startup tasks", "error", err.Error())
+			// A foreground task outlasted the deadline: the same forced
+			// exit as when the deadline's own timer wins the race.
+			h.deadlinePassed(phaseStartupStop + ": " + err.Error())
 		}
 	}
 	h.setHook("")

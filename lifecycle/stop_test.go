@@ -191,3 +191,51 @@ func TestForegroundTaskDelaysStop(t *testing.T) {
 		t.Fatalf("Run returned before the foreground task exited: %v", err)
 	}
 }
+
+// A background task that ignores SIGTERM is killed within the stop
+// deadline: with stop_timeout 2s (less than the 5s TERM→KILL grace) and
+// hooks that return at once, the stop ends cleanly, not in a forced exit.
+func TestBackgroundTaskIgnoringTermFitsTheDeadline(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t)
+	cfg.Host.StopTimeout = 2 * time.Second
+	cfg.Startup = []startup.Task{{Name: "agent", Kind: startup.Background, Command: []string{"sh", "-c",
+		`trap '' TERM; touch ready; while :; do sleep 0.05; done`}, Dir: dir}}
+	hs := startHost(t, &testRole{}, cfg, nil)
+	hs.rec.waitN(t, "running", 1, state(StateRunning, 1))
+	if !waitForFile(dir + "/ready") {
+		t.Fatal("the background task never started")
+	}
+	hs.h.Stop(nil)
+	if err := hs.wait(); err != nil {
+		t.Fatalf("Run = %v; want a clean stop within the deadline", err)
+	}
+}
+
+// A foreground task that never exits is named, with the phase, when the
+// deadline passes.
+func TestStuckForegroundTaskNamed(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Host.StopTimeout = 300 * time.Millisecond
+	cfg.Startup = []startup.Task{{Name: "flush", Kind: startup.Foreground, Command: []string{"sh", "-c", `while :; do sleep 0.05; done`}}}
+	hs := startHost(t, &testRole{}, cfg, nil)
+	hs.rec.waitN(t, "running", 1, state(StateRunning, 1))
+	hs.h.Stop(nil)
+	var forced *ForcedExitError
+	if err := hs.wait(); !errors.As(err, &forced) || !strings.Contains(forced.Reason, `stopping startup tasks: foreground task "flush" still running`) {
+		t.Fatalf("Run = %v; want a forced exit naming the phase and the task", err)
+	}
+}
+
+// waitForFile reports whether path appears within waitTimeout (a child
+// process creates it; nothing notifies us, so this polls).
+func waitForFile(path string) bool {
+	deadline := time.Now().Add(waitTimeout)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(path); err == nil {
+			return true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return false
+}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -26,7 +27,8 @@ type Options struct {
 	// passes the role identity here.
 	Env []string
 	// KillGrace is the SIGTERM→SIGKILL grace when stopping background
-	// tasks. Defaults to DefaultKillGrace.
+	// tasks, capped at half the time left until the stop's deadline.
+	// Defaults to DefaultKillGrace.
 	KillGrace time.Duration
 }
 
@@ -87,6 +89,7 @@ func Start(ctx context.Context, tasks []Task, opts Options) (*Run, error) {
 		r.procs[n] = p
 		r.mu.Unlock()
 		if err != nil {
+			opts.Logger.Error("startup task could not start", "task", t.Name, "kind", string(t.Kind), "error", err.Error())
 			r.Kill()
 			r.waitAll()
 			return r, &TaskError{Task: t.Name, ExitCode: -1, Err: err}
@@ -166,15 +169,25 @@ func (r *Run) spawn(t Task) (*proc, error) {
 		lines.Wait() // cmd.Wait closes the pipes; read them to the end first
 		err := cmd.Wait()
 		p.finish(err)
-		level := slog.LevelInfo
-		if p.exitCode() != 0 {
-			level = slog.LevelError
-		}
-		logger.Log(context.Background(), level, "startup task ended",
-			"state", string(p.result().State), "exit_code", p.exitCode(), "duration", p.result().Duration.String())
+		res := p.result()
+		logger.Log(context.Background(), endLevel(res.State), "startup task ended",
+			"state", string(res.State), "exit_code", p.exitCode(), "duration", res.Duration.String())
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// endLevel is the log level of a task's end: a failure is an error, a task
+// killed (at a timeout, a deadline, a forced exit, or after ignoring
+// SIGTERM) a warning, and an exit or a stop with the instance is normal.
+func endLevel(s State) slog.Level {
+	switch s {
+	case StateFailed:
+		return slog.LevelError
+	case StateTimeout, StateKilled:
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
 }
 
 func envList(m map[string]string) []string {
@@ -210,8 +223,8 @@ func (r *Run) waitAll() {
 }
 
 // Stop ends the instance's tasks: Background tasks get SIGTERM to their
-// process group, then SIGKILL after KillGrace or at ctx's deadline,
-// whichever is sooner; Foreground tasks are waited for (not signalled)
+// process group, then SIGKILL after KillGrace or half of the time left
+// until ctx's deadline, whichever is sooner; Foreground tasks are waited for (not signalled)
 // until they exit or ctx is done, then killed with their group. It returns
 // when every task process has exited; the error names the tasks that had to
 // be killed because ctx ended. Idempotent; safe concurrently with Kill.
@@ -222,7 +235,7 @@ func (r *Run) Stop(ctx context.Context) error {
 
 func (r *Run) stopOnce(ctx context.Context) error {
 	ps := r.started()
-	grace := time.NewTimer(r.opts.KillGrace)
+	grace := time.NewTimer(r.killGrace(ctx))
 	defer grace.Stop()
 	for _, p := range ps {
 		if p.task.Kind == Background && p.running() {
@@ -252,16 +265,28 @@ func (r *Run) stopOnce(ctx context.Context) error {
 				p.markKilled(StateKilled)
 				p.signalGroup(sigKill)
 				<-p.done
-				killed = append(killed, p.task.Name)
+				killed = append(killed, fmt.Sprintf("%s task %q", p.task.Kind, p.task.Name))
 			}
 		}
 		// A task's children may outlive it in its group; leave nothing.
 		p.signalGroup(sigKill)
 	}
 	if len(killed) > 0 {
-		return fmt.Errorf("foreground startup task(s) killed at the stop deadline: %v", killed)
+		return fmt.Errorf("%s still running at the stop deadline (killed)", strings.Join(killed, ", "))
 	}
 	return nil
+}
+
+// killGrace is the SIGTERM→SIGKILL grace of this stop: KillGrace, but at
+// most half of what is left until ctx's deadline, so a background task
+// that ignores SIGTERM is killed, and reaped, well before the deadline
+// instead of at it (which forced the host's exit).
+func (r *Run) killGrace(ctx context.Context) time.Duration {
+	g := r.opts.KillGrace
+	if dl, ok := ctx.Deadline(); ok {
+		g = min(g, time.Until(dl)/2)
+	}
+	return max(g, 0)
 }
 
 // Kill SIGKILLs every running task's process group and returns at once.
@@ -284,6 +309,18 @@ func (r *Run) Waiting() []string {
 		}
 	}
 	return names
+}
+
+// Running describes the tasks still running, as `<kind> task "<name>"`,
+// in declared order: what a stop is waiting for.
+func (r *Run) Running() []string {
+	var out []string
+	for _, p := range r.started() {
+		if p.running() {
+			out = append(out, fmt.Sprintf("%s task %q", p.task.Kind, p.task.Name))
+		}
+	}
+	return out
 }
 
 // Results is a snapshot of every declared task, in declared order.

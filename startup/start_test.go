@@ -6,10 +6,13 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -121,6 +124,9 @@ func TestSimpleTasksInOrderAndFailure(t *testing.T) {
 	if !strings.Contains(logs.String(), `level=ERROR msg="bad things" task=broken stream=stderr`) {
 		t.Fatalf("stderr line not logged at ERROR:\n%s", logs.String())
 	}
+	if !strings.Contains(logs.String(), `level=ERROR msg="startup task ended" task=broken state=failed exit_code=3`) {
+		t.Fatalf("the failed task's end not logged at ERROR:\n%s", logs.String())
+	}
 }
 
 // Output lines are logged at INFO (stdout) and ERROR (stderr); Env reaches
@@ -205,6 +211,63 @@ func TestBackgroundIgnoringTermIsKilled(t *testing.T) {
 	}
 }
 
+// The SIGTERM→SIGKILL grace is capped by the stop's deadline: a background
+// task that ignores SIGTERM is killed with time to spare, not at the
+// deadline (where the host would force its exit).
+func TestBackgroundGraceCappedByDeadline(t *testing.T) {
+	dir := t.TempDir()
+	opts, _ := testOptions()
+	opts.KillGrace = 5 * time.Second
+	task := sh("stubborn", Background, `trap '' TERM; echo ready > ready; while :; do sleep 0.05; done`)
+	task.Dir = dir
+	r, err := Start(context.Background(), []Task{task}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFile(t, filepath.Join(dir, "ready"))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := r.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("Stop used the whole deadline: the 5s grace was not capped")
+	}
+	if res := r.Results()[0]; res.State != StateKilled {
+		t.Fatalf("state = %s; want killed", res.State)
+	}
+}
+
+// A background task stopped with the instance ended normally: INFO, not
+// ERROR; one killed after ignoring SIGTERM is a warning.
+func TestEndLogLevels(t *testing.T) {
+	dir := t.TempDir()
+	opts, logs := testOptions()
+	opts.KillGrace = 200 * time.Millisecond
+	tasks := []Task{
+		sh("agent", Background, `echo ready > ready-a; while :; do sleep 0.05; done`),
+		sh("stubborn", Background, `trap '' TERM; echo ready > ready-s; while :; do sleep 0.05; done`),
+	}
+	for n := range tasks {
+		tasks[n].Dir = dir
+	}
+	r, err := Start(context.Background(), tasks, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFile(t, filepath.Join(dir, "ready-a"))
+	waitFile(t, filepath.Join(dir, "ready-s"))
+	r.Stop(context.Background())
+	for _, want := range []string{
+		`level=INFO msg="startup task ended" task=agent state=stopped`,
+		`level=WARN msg="startup task ended" task=stubborn state=killed`,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, logs.String())
+		}
+	}
+}
+
 // Stop waits for a foreground task to exit by itself.
 func TestForegroundDelaysStop(t *testing.T) {
 	dir := t.TempDir()
@@ -286,7 +349,12 @@ func TestCancelDuringSimpleTask(t *testing.T) {
 
 // A missing command fails clearly, naming the task and the command.
 func TestMissingCommand(t *testing.T) {
-	opts, _ := testOptions()
+	opts, logs := testOptions()
+	defer func() {
+		if !strings.Contains(logs.String(), `level=ERROR msg="startup task could not start" task=tool`) {
+			t.Errorf("no log line for the task that could not start:\n%s", logs.String())
+		}
+	}()
 	_, err := Start(context.Background(), []Task{{Name: "tool", Kind: Simple, Command: []string{"no-such-command-xyz"}}}, opts)
 	var te *TaskError
 	if !errors.As(err, &te) || !strings.Contains(err.Error(), `"tool"`) || !strings.Contains(err.Error(), "no-such-command-xyz") {
@@ -324,4 +392,51 @@ func TestValidate(t *testing.T) {
 			t.Errorf("Validate = %v; want %q", err, want)
 		}
 	}
+}
+
+// TestHelperHost is not a test: it is the host process that
+// TestHostKilledTakesTasksAlong starts and SIGKILLs. It starts a background
+// task that writes its pid, then waits to be killed.
+func TestHelperHost(t *testing.T) {
+	dir := os.Getenv("CLOUDROLE_STARTUP_HELPER_DIR")
+	if dir == "" {
+		t.Skip("helper process only")
+	}
+	task := sh("agent", Background, `echo $$ > pid.tmp && mv pid.tmp pid; while :; do sleep 0.05; done`)
+	task.Dir = dir
+	if _, err := Start(context.Background(), []Task{task}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	select {} // until SIGKILLed
+}
+
+// A host that is SIGKILLed cannot stop its tasks; on Linux the kernel
+// kills them for it.
+func TestHostKilledTakesTasksAlong(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("parent-death signals are Linux only")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHost$")
+	cmd.Env = append(os.Environ(), "CLOUDROLE_STARTUP_HELPER_DIR="+dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFile(t, filepath.Join(dir, "pid"))
+	b, err := os.ReadFile(filepath.Join(dir, "pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gone(pid) {
+		t.Fatal("the task is not running")
+	}
+	t.Cleanup(func() { syscall.Kill(-pid, syscall.SIGKILL) }) // were it left behind
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitGone(t, pid)
 }
