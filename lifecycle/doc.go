@@ -21,7 +21,10 @@
 //     change, the instance recycles in-process and the reason is recorded.
 //   - Crash loops back off: consecutive failed or short-lived instances wait
 //     an exponentially growing, jittered delay (sethvargo/go-retry), reset
-//     once an instance stays up for host.healthy_after. After
+//     once an instance stays up for host.healthy_after. Failures are a
+//     failed startup task, an error or panic of OnStart or Run, and a Run
+//     that returned nil before healthy_after; RequestRecycle and a vetoed
+//     change are deliberate and never count. After
 //     host.max_failures consecutive failures the host freezes itself (the
 //     default; a config change or SIGHUP resumes it) or exits with
 //     ExitCrashLoop so a service manager takes over.

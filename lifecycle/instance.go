@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/cloudrole/cloudrole/internal/hostctx"
 	"github.com/cloudrole/cloudrole/queue"
@@ -55,6 +56,9 @@ func (h *Host) runInstance(ctx context.Context, inc int) outcome {
 	h.setState(StateRunning)
 	err = h.call(i, hookRun, i.hookCtx, h.role.Run)
 	out := outcome{uptime: h.opts.Clock.Since(readyAt), reason: "Run returned nil"}
+	if out.uptime < i.cfg.Host.HealthyAfter {
+		out.reason = fmt.Sprintf("Run returned nil after %v (Run must block until its context is done; return only to recycle)", out.uptime.Round(time.Millisecond))
+	}
 	if err != nil {
 		out.failed, out.reason = true, hookFailure(hookRun, err)
 	}
@@ -74,7 +78,7 @@ func (h *Host) stopInstance(i *instance, onStop bool, out outcome) outcome {
 		case errors.As(cause, &rec):
 			// A recycle on purpose; the hook's error, if any, is
 			// usually just the cancellation.
-			out.reason, out.failed = rec.Reason, false
+			out.reason, out.failed, out.deliberate = rec.Reason, false, true
 		}
 	}
 	if out.reason == "" {

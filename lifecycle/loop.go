@@ -29,10 +29,11 @@ const historyLen = 50
 
 // outcome is how an instance ended.
 type outcome struct {
-	reason   string
-	failed   bool
-	uptime   time.Duration
-	hostStop bool // the host is stopping: no recycle
+	reason     string
+	failed     bool
+	deliberate bool // RequestRecycle or a vetoed settings change
+	uptime     time.Duration
+	hostStop   bool // the host is stopping: no recycle
 }
 
 // loop is the instance loop actor: it starts instances one after another
@@ -69,21 +70,29 @@ func (h *Host) afterInstance(inc int, out outcome) (time.Duration, error) {
 func (h *Host) recordLocked(inc int, out outcome) (Recycle, time.Duration, error) {
 	cfg := h.cfg.Host
 	h.recycles++
-	// Kudu's rule: an instance that stayed up long enough was healthy, so
-	// what ended it starts a new streak with no delay.
-	if out.uptime >= cfg.HealthyAfter {
+	switch {
+	case out.deliberate:
+		// Asked for (RequestRecycle, a vetoed settings change): not a
+		// failure, so it neither counts toward the crash loop nor waits a
+		// backoff, and it does not end a streak either.
+	case out.uptime >= cfg.HealthyAfter:
+		// Kudu's rule: an instance that stayed up long enough was
+		// healthy, so what ended it starts a new streak with no delay.
 		h.resetStreakLocked()
-	} else {
+	default:
+		// Failed, or short-lived: Run returned (nil included) before
+		// HealthyAfter.
 		h.streak++
 	}
 	var delay time.Duration
 	var err error
 	switch {
+	case out.deliberate:
 	case h.streak >= cfg.MaxFailures && cfg.FailureAction == "exit":
 		err = &CrashLoopError{Failures: h.streak, Last: out.reason}
 	case h.streak >= cfg.MaxFailures:
 		h.autoFrozen = fmt.Sprintf("crash loop: %d consecutive failed instances (last: %s); change the config or send SIGHUP to resume", h.streak, out.reason)
-	case h.streak > 0:
+	case h.streak > 0 && !out.deliberate:
 		if h.backoff == nil {
 			h.backoff = newBackoff(cfg)
 		}

@@ -104,7 +104,8 @@ func TestRunPanicAndReturnRecycle(t *testing.T) {
 		t.Fatalf("first recycle = %+v", first.Recycle)
 	}
 	second := hs.rec.waitN(t, "second recycle", 2, recycled).(Recycled)
-	if second.Reason != "Run returned nil" || second.Failed {
+	// Returned at once: the reason says what Run should do instead.
+	if !strings.HasPrefix(second.Reason, "Run returned nil after") || !strings.Contains(second.Reason, "must block until its context is done") || second.Failed {
 		t.Fatalf("second recycle = %+v", second.Recycle)
 	}
 	hs.rec.waitN(t, "third instance running", 1, state(StateRunning, 3))
@@ -137,6 +138,34 @@ func TestRequestRecycle(t *testing.T) {
 		t.Fatalf("recycle = %+v", rec.Recycle)
 	}
 	hs.rec.waitN(t, "second instance", 1, state(StateRunning, 2))
+}
+
+// Deliberate recycles are not failures: a role that recycles itself often,
+// or whose settings changes are vetoed, never reaches max_failures, and
+// waits no backoff.
+func TestDeliberateRecyclesAreNotCrashLoops(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Host.MaxFailures = 3
+	cfg.Host.BackoffBase, cfg.Host.BackoffMax = time.Hour, time.Hour // a backoff would stall the test
+	r := &testRole{}
+	r.run = func(ctx context.Context, env role.Env) error {
+		if env.Identity().Incarnation <= 5 {
+			env.RequestRecycle("rotate credentials")
+		}
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	hs := startHost(t, r, cfg, nil)
+	for n := 1; n <= 5; n++ {
+		rec := hs.rec.waitN(t, "recycle", n, recycled).(Recycled)
+		if rec.Failed || rec.Delay != 0 {
+			t.Fatalf("recycle %d = %+v; want a deliberate recycle with no delay", n, rec.Recycle)
+		}
+	}
+	hs.rec.waitN(t, "sixth instance", 1, state(StateRunning, 6))
+	if st := hs.status(); st.ConsecutiveFailures != 0 || st.Frozen != "" {
+		t.Fatalf("after 5 requested recycles: consecutive_failures %d, frozen %q", st.ConsecutiveFailures, st.Frozen)
+	}
 }
 
 // A healthy instance resets the crash-loop streak: no delay before the next.
