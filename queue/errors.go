@@ -38,6 +38,13 @@ var (
 	// ErrDraining is the cancellation cause of a handler's context when
 	// the worker's drain timeout ran out.
 	ErrDraining = errors.New("queue: worker drain timeout")
+	// ErrStoreLocked is wrapped when another process (or another Provider
+	// of this process) holds the embedded server's store; the error names
+	// the directory and the holder. See Provider.LockStore.
+	ErrStoreLocked = errors.New("queue: embedded store in use")
+	// ErrNoEmbeddedServer is wrapped by EmbeddedURL when no running
+	// embedded server serves the store.
+	ErrNoEmbeddedServer = errors.New("queue: no running embedded server")
 )
 
 // PermanentError marks a handler error that must not be retried: the job
