@@ -33,7 +33,7 @@ const readyAfterStart = 10 * time.Second
 // embedded server and waits until it accepts clients. It returns at once
 // when the server reports a fatal error (a busy Listen address, an
 // unusable store) or ctx ends; a server that failed or was abandoned is
-// shut down in the background once its Start returns (see abandon).
+// shut down in the background once its Start returns (abandonLocked).
 // p.startMu is held.
 func (p *Provider) startEmbedded(ctx context.Context) (*server.Server, error) {
 	if err := p.lockStoreLocked(); err != nil {
@@ -52,7 +52,7 @@ func (p *Provider) startEmbedded(ctx context.Context) (*server.Server, error) {
 		SyncInterval: p.opts.syncInterval,
 		MaxPayload:   embeddedMaxPayload,
 		NoSigs:       true,
-		NoLog:        true, // the server's own stderr logger; ours is set below
+		NoLog:        true, // not the server's stderr logger: ours is set below
 	}
 	srv, err := server.NewServer(so)
 	if err != nil {

@@ -96,6 +96,9 @@ func TestCancelledStartReturnsPromptly(t *testing.T) {
 // (nats-server's default max_payload is 1 MiB).
 func TestEmbeddedServerTakesLargePayloads(t *testing.T) {
 	_, c := testClient(t)
+	if got := c.Conn().MaxPayload(); got != 64<<20 {
+		t.Fatalf("the embedded server's max_payload is %d, want 64 MiB (Config.MaxPayload's limit)", got)
+	}
 	q := testQueue(t, c, "large", Config{MaxPayload: 4 << 20})
 	body := bytes.Repeat([]byte("0123456789abcdef"), 3<<20/16)
 	if _, err := q.Enqueue(context.Background(), body); err != nil {
