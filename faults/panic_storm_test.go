@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,6 +72,8 @@ func TestPanicStormLeavesOthersUnaffected(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Role.DataDir = t.TempDir()
+	// The store dir was derived from the default data dir; the host locks it at start.
+	cfg.NATS.StoreDir = filepath.Join(cfg.Role.DataDir, "nats")
 	cfg.Health.Addr = "127.0.0.1:0"
 	cfg.Host.ReloadInterval = 0
 	var recycles atomic.Int64

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -66,6 +67,8 @@ func TestRecyclesLeakNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Role.DataDir = t.TempDir()
+	// The store dir was derived from the default data dir; the host locks it at start.
+	cfg.NATS.StoreDir = filepath.Join(cfg.Role.DataDir, "nats")
 	cfg.Health.Addr = "127.0.0.1:0"
 	cfg.Host.BackoffBase = time.Millisecond
 	cfg.Host.BackoffMax = time.Millisecond

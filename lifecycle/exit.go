@@ -9,7 +9,7 @@ import (
 // managers and scripts act on them.
 const (
 	ExitOK          = 0 // stopped cleanly
-	ExitError       = 1 // could not run (e.g. the health address is in use)
+	ExitError       = 1 // could not run (e.g. the health address is in use, or another process holds the embedded NATS store: queue.ErrStoreLocked)
 	ExitUsage       = 2 // bad command line
 	ExitConfig      = 3 // the config is invalid; nothing was started
 	ExitCrashLoop   = 4 // host.failure_action is exit and max_failures was reached

@@ -111,7 +111,12 @@ func New(r role.Role, cfg *config.Config, opts Options) (*Host, error) {
 // Run runs the role until the host stops: ctx is done, a SIGINT/SIGTERM
 // arrives, or Stop is called. It returns nil after a clean stop, a
 // *CrashLoopError, a *ForcedExitError (when Options.Exit returned), or the
-// error that kept the host from running. Run may be called once.
+// error that kept the host from running. With the embedded NATS server
+// (nats.url empty) and a provider the host built itself, Run first locks
+// the store (queue.Provider.LockStore), before the health listener, the
+// startup tasks or OnStart: if another process holds it, Run returns at
+// once an error wrapping queue.ErrStoreLocked that names the directory and
+// that process, having started nothing. Run may be called once.
 func (h *Host) Run(ctx context.Context) error {
 	if !h.ran.CompareAndSwap(false, true) {
 		return ErrAlreadyRun
@@ -120,9 +125,21 @@ func (h *Host) Run(ctx context.Context) error {
 	defer h.disarmDeadline(true)
 
 	ln := h.opts.HealthListener
+	// Before anything starts: a second process on the same embedded store
+	// would run its own server on it beside ours and lose jobs silently.
+	if h.ownQueues {
+		if err := h.queues.LockStore(); err != nil {
+			if ln != nil {
+				ln.Close()
+			}
+			h.closeQueues()
+			return fmt.Errorf("lifecycle: %w", err)
+		}
+	}
 	if ln == nil {
 		var err error
 		if ln, err = health.Listen(h.config().Health.Addr); err != nil {
+			h.closeQueues()
 			return err
 		}
 	}
@@ -131,6 +148,7 @@ func (h *Host) Run(ctx context.Context) error {
 			if ln != nil {
 				ln.Close()
 			}
+			h.closeQueues()
 			return fmt.Errorf("lifecycle: data dir: %w", err)
 		}
 	}
@@ -181,11 +199,7 @@ func (h *Host) Run(ctx context.Context) error {
 		// After the last OnStop: workers have stopped, so the connection
 		// drains cleanly and the embedded server's store is closed before
 		// the process exits.
-		if h.ownQueues {
-			if cerr := h.queues.Close(); cerr != nil {
-				h.opts.Logger.Error("closing the queue connection", "error", cerr.Error())
-			}
-		}
+		h.closeQueues()
 		h.mu.Lock()
 		h.inst = nil
 		ev := h.setStateLocked(StateStopped)
@@ -194,6 +208,17 @@ func (h *Host) Run(ctx context.Context) error {
 		return err
 	case <-h.forced:
 		return h.forcedErr
+	}
+}
+
+// closeQueues closes the queue provider if the host built it: the
+// connection, the embedded server and the store lock.
+func (h *Host) closeQueues() {
+	if !h.ownQueues {
+		return
+	}
+	if err := h.queues.Close(); err != nil {
+		h.opts.Logger.Error("closing the queue connection", "error", err.Error())
 	}
 }
 

@@ -12,6 +12,14 @@
 // outlives in-process recycles of the role; the host closes it after the
 // last OnStop. Role code gets the client with Connect(ctx).
 //
+// One store, one process: nats-server does not lock its store, and two
+// servers on one store lose jobs silently. The Provider locks StoreDir
+// (Provider.LockStore, which the host calls before anything starts; the
+// first Client otherwise) until Close; the OS drops the lock when the
+// process dies. Another holder makes it fail with ErrStoreLocked, naming
+// the directory and the holder's PID. The lock file records the server's
+// client URL, which tools in other processes read with EmbeddedURL.
+//
 // Durability: the embedded server syncs every write to disk before it
 // acknowledges a publish (Options.Sync "always", the default). nats-server's
 // own default is to sync every two minutes, so an OS crash or power loss can

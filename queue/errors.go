@@ -42,6 +42,13 @@ var (
 	// ErrDraining is the cancellation cause of a handler's context when
 	// the worker's drain timeout ran out.
 	ErrDraining = errors.New("queue: worker drain timeout")
+	// ErrStoreLocked is wrapped when another process (or another Provider
+	// of this process) holds the embedded server's store; the error names
+	// the directory and the holder. See Provider.LockStore.
+	ErrStoreLocked = errors.New("queue: embedded store in use")
+	// ErrNoEmbeddedServer is wrapped by EmbeddedURL when no running
+	// embedded server serves the store.
+	ErrNoEmbeddedServer = errors.New("queue: no running embedded server")
 )
 
 // orClosed makes an error of a request on a closed connection match

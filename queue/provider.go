@@ -12,6 +12,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cloudrole/cloudrole/internal/dirlock"
 )
 
 // Provider hands out the process's one queue Client. It starts nothing
@@ -21,11 +23,13 @@ import (
 type Provider struct {
 	opts resolved
 
-	startMu sync.Mutex // serialises Client's first call and Close
-	mu      sync.Mutex // guards the fields below; never held while starting
-	client  *Client
-	srv     *server.Server
-	closed  bool
+	startMu   sync.Mutex    // serialises Client's first call, LockStore and Close
+	lock      *dirlock.Lock // the store lock; guarded by startMu
+	abandoned chan struct{} // closed once a failed start's server is down; guarded by startMu
+	mu        sync.Mutex    // guards the fields below; never held while starting
+	client    *Client
+	srv       *server.Server
+	closed    bool
 }
 
 // NewProvider validates opts and returns a Provider. It starts nothing and
@@ -140,38 +144,9 @@ func (p *Provider) authOptions() []nats.Option {
 	return o
 }
 
-func (p *Provider) startEmbedded(ctx context.Context) (*server.Server, error) {
-	so := &server.Options{
-		ServerName:   "cloudrole-embedded",
-		Host:         p.opts.host,
-		Port:         p.opts.port,
-		JetStream:    true,
-		StoreDir:     p.opts.StoreDir,
-		SyncAlways:   p.opts.syncAlways,
-		SyncInterval: p.opts.syncInterval,
-		NoSigs:       true,
-		NoLog:        true,
-	}
-	srv, err := server.NewServer(so)
-	if err != nil {
-		return nil, fmt.Errorf("queue: embedded server: %w", err)
-	}
-	srv.Start()
-	wait := 10 * time.Second
-	if dl, ok := ctx.Deadline(); ok {
-		wait = time.Until(dl)
-	}
-	if !srv.ReadyForConnections(wait) {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-		return nil, fmt.Errorf("queue: embedded server on %s with store %s not ready within %v", p.opts.Listen, p.opts.StoreDir, wait)
-	}
-	p.opts.Logger.Info("queue: embedded NATS server started", "url", srv.ClientURL(), "store", p.opts.StoreDir, "sync_always", p.opts.syncAlways)
-	return srv, nil
-}
-
-// Close drains the connection (in-flight publishes and acks are flushed)
-// and shuts the embedded server down. Idempotent; safe before any Client
+// Close drains the connection (in-flight publishes and acks are flushed),
+// shuts the embedded server down (waiting for the server of a failed start
+// to stop) and releases the store lock. Idempotent; safe before any Client
 // call. Workers should have stopped first.
 func (p *Provider) Close() error {
 	p.startMu.Lock()
@@ -192,6 +167,9 @@ func (p *Provider) Close() error {
 		srv.Shutdown()
 		srv.WaitForShutdown()
 	}
+	_ = p.awaitAbandonedLocked(context.Background())
+	// Last: the store is closed, another process may open it.
+	errs = append(errs, p.unlockStoreLocked())
 	return errors.Join(errs...)
 }
 

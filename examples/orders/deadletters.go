@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -13,8 +12,9 @@ import (
 )
 
 // deadLetterVerb lists or re-queues dead letters of the orders queue. It
-// connects to the running role's embedded server through the fixed
-// loopback port in the config (or to nats.url when one is set).
+// connects to nats.url when one is set; otherwise to the running role's
+// embedded server, whose URL (a free port) the role recorded in the lock
+// file of its store (queue.EmbeddedURL).
 func deadLetterVerb(verb string, args []string) int {
 	path := configFile
 	if len(args) > 1 && args[0] == "--config" {
@@ -27,11 +27,10 @@ func deadLetterVerb(verb string, args []string) int {
 	}
 	url := cfg.NATS.URL
 	if url == "" {
-		if strings.HasSuffix(cfg.NATS.Listen, ":-1") {
-			fmt.Fprintln(os.Stderr, "nats.listen picks a random port; set a fixed one to reach the running role")
-			return 2
+		if url, err = queue.EmbeddedURL(cfg.NATS.StoreDir); err != nil {
+			fmt.Fprintf(os.Stderr, "finding the role's server: %v (is the role running? go run ./examples/orders)\n", err)
+			return 1
 		}
-		url = "nats://" + cfg.NATS.Listen
 	}
 	p, err := queue.NewProvider(queue.Options{URL: url, CredsFile: cfg.NATS.CredsFile, User: cfg.NATS.User,
 		Password: cfg.NATS.Password, Token: cfg.NATS.Token, TLSCA: cfg.NATS.TLSCA, TLSCert: cfg.NATS.TLSCert, TLSKey: cfg.NATS.TLSKey})

@@ -3,13 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cloudrole/cloudrole/internal/testutil"
 )
 
 // The demo, built and run for real with a small batch: it starts the
@@ -19,19 +24,8 @@ func TestDemoRunsToCompletion(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the demo")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "orders")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	cfg := filepath.Join(dir, "orders.yaml")
-	if err := os.WriteFile(cfg, []byte(`role: {name: orders, data_dir: `+dir+`}
-health: {addr: "127.0.0.1:0"}
-nats: {listen: "127.0.0.1:-1", sync: 1m}
-settings: {Orders: "300", FlakyPercent: "10", PoisonPercent: "5"}
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	bin, dir := buildDemo(t)
+	cfg := demoConfig(t, dir, `{Orders: "300", FlakyPercent: "10", PoisonPercent: "5"}`)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "-exit-when-done", "--config", cfg)
@@ -53,4 +47,123 @@ settings: {Orders: "300", FlakyPercent: "10", PoisonPercent: "5"}
 	if total != 300 {
 		t.Fatalf("summary accounts for %d of 300 orders:\n%s", total, &stdout)
 	}
+}
+
+// While the demo runs (its embedded server on a free port), the
+// dead-letters and requeue verbs find the server through the lock file of
+// its store; a second copy of the demo on the same data dir is refused
+// with code 1, naming the store.
+func TestVerbsFindTheRunningDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the demo")
+	}
+	bin, dir := buildDemo(t)
+	cfg := demoConfig(t, dir, `{Orders: "20", FlakyPercent: "0", PoisonPercent: "100"}`)
+	var stdout, stderr testutil.Buffer
+	demo := exec.Command(bin, "--config", cfg)
+	demo.Env = append(os.Environ(), "CLOUDROLE_CONFIG=")
+	demo.Stdout, demo.Stderr = &stdout, &stderr
+	if err := demo.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- demo.Wait() }()
+	t.Cleanup(func() {
+		demo.Process.Kill()
+		<-exited
+	})
+	// The summary: every order dead-lettered, and the role keeps running.
+	if !waitUntil(func() bool { return strings.Contains(stdout.String(), "dead      20 poison orders") }, time.Minute) {
+		t.Fatalf("no summary with 20 dead orders\nstdout:\n%s\nstderr:\n%s", &stdout, &stderr)
+	}
+
+	out, code := verb(t, bin, "dead-letters", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "20 dead letters") {
+		t.Fatalf("dead-letters: exit %d\n%s", code, out)
+	}
+	seq := regexp.MustCompile(`(?m)^(\d+)\s`).FindStringSubmatch(out)
+	if seq == nil {
+		t.Fatalf("no dead letter sequence in:\n%s", out)
+	}
+	if out, code := verb(t, bin, "requeue", "--config", cfg, seq[1]); code != 0 || !strings.Contains(out, "re-queued "+seq[1]) {
+		t.Fatalf("requeue %s: exit %d\n%s", seq[1], code, out)
+	}
+
+	out, code = verb(t, bin, "--config", cfg)
+	if code != 1 || !strings.Contains(out, filepath.Join(dir, "nats")) || !strings.Contains(out, "process "+strconv.Itoa(demo.Process.Pid)) {
+		t.Fatalf("a second copy on the same data dir: exit %d, want 1 naming the store and PID %d\n%s", code, demo.Process.Pid, out)
+	}
+
+	if err := demo.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		exited <- err // for Cleanup
+		if err != nil {
+			t.Fatalf("demo after SIGINT: %v\nstderr:\n%s", err, &stderr)
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("demo did not stop on SIGINT\nstderr:\n%s", &stderr)
+	}
+	if out, code := verb(t, bin, "dead-letters", "--config", cfg); code != 1 || !strings.Contains(out, "is the role running?") {
+		t.Fatalf("dead-letters with the demo stopped: exit %d, want 1 asking whether the role runs\n%s", code, out)
+	}
+}
+
+// buildDemo builds the demo into a temp dir and returns the binary and
+// the dir (the data dir of the test's config).
+func buildDemo(t *testing.T) (bin, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	bin = filepath.Join(dir, "orders")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin, dir
+}
+
+// demoConfig writes a config with dir as data dir, a free health port, the
+// embedded server on a free port, and the given settings (a YAML flow map).
+func demoConfig(t *testing.T, dir, settings string) string {
+	t.Helper()
+	cfg := filepath.Join(dir, "orders.yaml")
+	if err := os.WriteFile(cfg, []byte(`role: {name: orders, data_dir: `+dir+`}
+health: {addr: "127.0.0.1:0"}
+nats: {listen: "127.0.0.1:-1", sync: 1m}
+settings: `+settings+`
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// verb runs the demo binary with args and returns its combined output and
+// exit code.
+func verb(t *testing.T, bin string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "CLOUDROLE_CONFIG=")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return string(out), ee.ExitCode()
+	case err != nil:
+		t.Fatalf("%s %v: %v", bin, args, err)
+	}
+	return string(out), 0
+}
+
+// waitUntil polls cond until it holds or limit passes (the demo's output
+// is a stream nothing signals on).
+func waitUntil(cond func() bool, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+	return true
 }
