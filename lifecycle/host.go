@@ -123,6 +123,12 @@ func (h *Host) Run(ctx context.Context) error {
 	}
 	h.start = h.opts.Clock.Now()
 	defer h.disarmDeadline(true)
+	if h.ctx.Err() != nil {
+		// Stopped before it ran: nothing to start, nothing to stop.
+		h.closeQueues()
+		h.setState(StateStopped)
+		return nil
+	}
 
 	ln := h.opts.HealthListener
 	// Before anything starts: a second process on the same embedded store
@@ -230,7 +236,8 @@ func (h *Host) addActor(g *run.Group, execute func(ctx context.Context) error) {
 }
 
 // Stop begins a graceful stop with the given cause and returns at once. It
-// is idempotent; the first cause wins. The stop deadline starts now.
+// is idempotent; the first cause wins. The stop deadline starts now. Stop
+// before Run is allowed: Run then returns nil at once, starting nothing.
 func (h *Host) Stop(cause error) {
 	h.stopOnce.Do(func() {
 		if cause == nil || !errors.Is(cause, ErrStopping) {
@@ -244,7 +251,12 @@ func (h *Host) Stop(cause error) {
 		h.stopping = true
 		h.mu.Unlock()
 		h.opts.Logger.Info("host stopping", "cause", cause.Error())
-		h.armDeadline()
+		// Before Run there is nothing to stop, so no deadline: Run will
+		// return at once (a deadline armed here killed the process when
+		// Run came later than it, or never).
+		if h.ran.Load() {
+			h.armDeadline()
+		}
 		h.emit(HostStopping{Cause: cause})
 		h.cancel(cause)
 	})

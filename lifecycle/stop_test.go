@@ -80,15 +80,25 @@ func TestSecondSignalForcesExit(t *testing.T) {
 	}
 }
 
-// Stop before Run, and Stop twice: Run returns at once, cleanly.
+// Stop before Run, and Stop twice: Run returns at once, cleanly, even when
+// it comes after the stop deadline would have passed (it used to force the
+// exit: no stop deadline may run before Run).
 func TestStopBeforeRunAndTwice(t *testing.T) {
 	r := &testRole{}
-	h, err := New(r, testConfig(t), Options{})
+	cfg := testConfig(t)
+	cfg.Host.StopTimeout = 50 * time.Millisecond
+	exited := make(chan int, 1)
+	h, err := New(r, cfg, Options{Exit: func(code int) { exited <- code }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.Stop(nil)
 	h.Stop(errors.New("again"))
+	select {
+	case code := <-exited:
+		t.Fatalf("the host exited (%d) after a Stop before Run", code)
+	case <-time.After(3 * cfg.Host.StopTimeout): // the deadline would have passed
+	}
 	if err := h.Run(context.Background()); err != nil {
 		t.Fatalf("Run after Stop = %v", err)
 	}
