@@ -248,6 +248,7 @@ func runVerb(ctx context.Context, r role.Role, inv *invocation, opts Options) in
 	hopts := opts.Host
 	if hopts.Logger == nil {
 		hopts.Logger = newLogger(cfg.Log, opts.Stderr)
+		hopts.LogStacks = cfg.Log.Format == "json" // every line a JSON record
 	}
 	hopts.ConfigOptions = copts
 	// Under systemd with Type=notify: readiness, stopping and status.

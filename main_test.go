@@ -2,6 +2,7 @@ package cloudrole_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -218,6 +219,36 @@ func TestStopDeadlineExitsNonZero(t *testing.T) {
 	t.Logf("deadline 1s, exited after %v", took)
 	p.waitLine(regexp.MustCompile(`stop deadline of 1s exceeded; stuck in OnStop`))
 	p.waitLine(regexp.MustCompile(`^goroutine \d+ `))
+}
+
+// With log.format json every stderr line is a JSON record, the forced
+// exit's goroutine dump included (as one attribute of one record).
+func TestForcedExitInJSONLogIsJSON(t *testing.T) {
+	p := startProc(t, "run", "--config", roleConfig(t, "log:\n  format: json\nhost:\n  stop_timeout: 300ms\nsettings:\n  OnStopBlock: true\n"))
+	p.waitLine(regexp.MustCompile(`"msg":"state".*"state":"running"`))
+	sent := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := p.exit(sent); code != lifecycle.ExitStopTimeout {
+		t.Fatalf("exit code %d; want %d", code, lifecycle.ExitStopTimeout)
+	}
+	stacks := ""
+	p.mu.Lock()
+	lines := append([]string(nil), p.lines...)
+	p.mu.Unlock()
+	for _, line := range lines {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("a stderr line is not JSON: %q", line)
+		}
+		if rec["msg"] == "forced exit" {
+			stacks, _ = rec["stacks"].(string)
+		}
+	}
+	if !strings.Contains(stacks, "goroutine ") {
+		t.Fatalf("no forced-exit record with the goroutine stacks among %d lines", len(lines))
+	}
 }
 
 // A second SIGTERM during a stuck stop exits at once with ExitForced.

@@ -75,8 +75,12 @@ func (h *Host) stuckIn() string {
 // them) and calls Options.Exit. If Exit returns, Run returns the error.
 func (h *Host) forceExit(code int, reason string) {
 	h.forceOnce.Do(func() {
-		h.opts.Logger.Error("forced exit", "code", code, "reason", reason)
-		fmt.Fprintf(h.opts.Stacks, "cloudrole: forced exit (code %d): %s\n\ngoroutine stacks:\n%s\n", code, reason, allStacks())
+		if h.opts.LogStacks {
+			h.opts.Logger.Error("forced exit", "code", code, "reason", reason, "stacks", string(allStacks()))
+		} else {
+			h.opts.Logger.Error("forced exit", "code", code, "reason", reason)
+			fmt.Fprintf(h.opts.Stacks, "cloudrole: forced exit (code %d): %s\n\ngoroutine stacks:\n%s\n", code, reason, allStacks())
+		}
 		h.mu.Lock()
 		i := h.inst
 		h.mu.Unlock()

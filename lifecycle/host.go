@@ -130,6 +130,8 @@ func (h *Host) Run(ctx context.Context) error {
 		return nil
 	}
 
+	sigs, unsubscribe := h.subscribeSignals()
+	defer unsubscribe()
 	ln := h.opts.HealthListener
 	// Before anything starts: a second process on the same embedded store
 	// would run its own server on it beside ours and lose jobs silently.
@@ -176,7 +178,7 @@ func (h *Host) Run(ctx context.Context) error {
 		<-actx.Done()
 		return nil
 	})
-	h.addActor(&g, h.signals)
+	h.addActor(&g, func(ctx context.Context) error { return h.signals(ctx, sigs) })
 	h.addActor(&g, h.control)
 	if ln != nil {
 		srv := health.NewServer(ln, health.NewHandler(probe{h}), h.opts.Logger)

@@ -33,9 +33,15 @@ type Options struct {
 	// returns a *ForcedExitError without waiting for the stuck hook.
 	Exit func(code int)
 
-	// Stacks receives the goroutine dump on a forced exit. Defaults to
-	// os.Stderr.
+	// Stacks receives the goroutine dump on a forced exit, as text.
+	// Defaults to os.Stderr. Unused with LogStacks.
 	Stacks io.Writer
+
+	// LogStacks puts the goroutine dump into the "forced exit" log record
+	// (its stacks attribute) instead of writing it to Stacks: for
+	// structured logs, where every line must be a record. cloudrole.Main
+	// sets it for log.format json.
+	LogStacks bool
 
 	// HealthListener, if set, is used instead of listening on
 	// health.addr. The host closes it.

@@ -8,17 +8,24 @@ import (
 	"syscall"
 )
 
-// signals is the signal actor: the first SIGINT/SIGTERM starts a graceful
-// stop, another one during the stop forces the exit, SIGHUP reloads the
-// config (and lifts an auto-freeze).
-func (h *Host) signals(ctx context.Context) error {
-	c := h.opts.Signals
-	if c == nil {
-		ch := make(chan os.Signal, 2)
-		signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-		defer signal.Stop(ch)
-		c = ch
+// subscribeSignals subscribes to SIGINT, SIGTERM and SIGHUP (unless
+// Options.Signals replaces them) and returns the channel and how to
+// unsubscribe. Run calls it before anything starts: a SIGTERM that arrives
+// before the subscription kills the process outright (Go's default), which
+// happened to a role signalled right after it logged "running".
+func (h *Host) subscribeSignals() (<-chan os.Signal, func()) {
+	if h.opts.Signals != nil {
+		return h.opts.Signals, func() {}
 	}
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	return ch, func() { signal.Stop(ch) }
+}
+
+// signals is the signal actor on c: the first SIGINT/SIGTERM starts a
+// graceful stop, another one during the stop forces the exit, SIGHUP
+// reloads the config (and lifts an auto-freeze).
+func (h *Host) signals(ctx context.Context, c <-chan os.Signal) error {
 	for {
 		select {
 		case <-ctx.Done():
