@@ -27,6 +27,9 @@ type Options struct {
 	TLSCert   string
 	TLSKey    string
 
+	// StoreDir, Sync and Listen configure the embedded server: required
+	// (StoreDir) or optional when URL is empty, refused when it is set.
+
 	// StoreDir is the embedded server's JetStream directory. Required when
 	// URL is empty.
 	StoreDir string
@@ -52,10 +55,13 @@ type resolved struct {
 	syncInterval time.Duration
 	host         string
 	port         int
+	// connectRemind is how often a repeating connect failure is logged
+	// again; tests shorten it.
+	connectRemind time.Duration
 }
 
 func (o Options) resolve() (resolved, error) {
-	r := resolved{Options: o}
+	r := resolved{Options: o, connectRemind: connectRemind}
 	if r.Logger == nil {
 		r.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -74,6 +80,18 @@ func (o Options) resolve() (resolved, error) {
 		}
 		if o.Token != "" && (o.User != "" || o.CredsFile != "") {
 			return r, fmt.Errorf("%w: give one of Token, User/Password or CredsFile", ErrBadOptions)
+		}
+		var embedded []string
+		for _, f := range []struct{ name, v string }{{"StoreDir", o.StoreDir}, {"Sync", o.Sync}, {"Listen", o.Listen}} {
+			if f.v != "" {
+				embedded = append(embedded, f.name)
+			}
+		}
+		if len(embedded) > 0 {
+			// Silently ignoring Sync would leave a user believing the
+			// external server fsyncs every write.
+			return r, fmt.Errorf("%w: %s configure the embedded server, but URL is set: an external server's storage and fsync policy are set in its own config (jetstream { store_dir, sync_interval })",
+				ErrBadOptions, strings.Join(embedded, ", "))
 		}
 		return r, nil
 	}

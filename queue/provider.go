@@ -21,11 +21,20 @@ import (
 type Provider struct {
 	opts resolved
 
+	// closing is cancelled (cause ErrClosed) when Close begins, so that a
+	// Client call retrying an external server stops at once instead of
+	// holding Close up; dialTurn is held by the one call dialling it.
+	closing     context.Context
+	stopDialing context.CancelCauseFunc
+	dialTurn    chan struct{}
+
 	startMu sync.Mutex // serialises Client's first call and Close
 	mu      sync.Mutex // guards the fields below; never held while starting
 	client  *Client
 	srv     *server.Server
 	closed  bool
+	waiting int           // Client calls waiting for the external server
+	dial    connectRecord // their attempts so far
 }
 
 // NewProvider validates opts and returns a Provider. It starts nothing and
@@ -35,13 +44,26 @@ func NewProvider(opts Options) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{opts: r}, nil
+	closing, stop := context.WithCancelCause(context.Background())
+	return &Provider{opts: r, closing: closing, stopDialing: stop, dialTurn: make(chan struct{}, 1)}, nil
 }
 
 // Client returns the shared Client, starting the embedded server (and
-// waiting until it accepts connections) or dialling the URL on the first
-// call. Later calls return the same Client. A failed first call leaves
-// nothing running and may be retried. Errors wrap ErrClosed after Close.
+// waiting until it accepts connections) or connecting to the URL on the
+// first call. Later calls return the same Client. Errors wrap ErrClosed
+// after Close.
+//
+// With a URL, Client blocks until the server accepts the connection,
+// retrying with backoff (100 ms doubling to 2 s, with jitter) for as long
+// as it takes: through an outage, a refused password or a server not up
+// yet alike, since each is fixed on the server or in its config and the
+// role recovers by itself once the server accepts it. It returns early
+// with ctx's error when ctx ends, or ErrClosed when Close is called; Check
+// and Status show the attempts and the last error meanwhile. Concurrent
+// calls share one series of attempts.
+//
+// A failed first call for the embedded server leaves nothing running and
+// may be retried.
 func (p *Provider) Client(ctx context.Context) (*Client, error) {
 	p.mu.Lock()
 	c, closed := p.client, p.closed
@@ -51,6 +73,9 @@ func (p *Provider) Client(ctx context.Context) (*Client, error) {
 	}
 	if c != nil {
 		return c, nil
+	}
+	if p.opts.URL != "" {
+		return p.connectExternal(ctx)
 	}
 	p.startMu.Lock()
 	defer p.startMu.Unlock()
@@ -66,7 +91,35 @@ func (p *Provider) Client(ctx context.Context) (*Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	nopts := []nats.Option{
+	srv, err := p.startEmbedded(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The in-process connection skips TCP for this process's own client;
+	// other tools still reach the server on Listen.
+	nc, err := nats.Connect(srv.ClientURL(), append(p.connOptions(), nats.InProcessServer(srv))...)
+	if err != nil {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, fmt.Errorf("queue: connect to %s: %w", srv.ClientURL(), err)
+	}
+	c, err = newClient(nc, p.opts.Logger)
+	if err != nil {
+		nc.Close()
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, err
+	}
+	p.mu.Lock()
+	p.client, p.srv = c, srv
+	p.mu.Unlock()
+	return c, nil
+}
+
+// connOptions are the connection options common to the embedded and the
+// external server.
+func (p *Provider) connOptions() []nats.Option {
+	return []nats.Option{
 		nats.Name(p.opts.Name),
 		nats.MaxReconnects(-1),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
@@ -79,45 +132,9 @@ func (p *Provider) Client(ctx context.Context) (*Client, error) {
 			p.opts.Logger.Warn("queue: disconnected from NATS", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			p.opts.Logger.Info("queue: reconnected to NATS", "server", nc.ConnectedUrlRedacted())
+			p.opts.Logger.Info("queue: reconnected to NATS", "server", redactURL(nc.ConnectedUrl()))
 		}),
 	}
-	var srv *server.Server
-	url := p.opts.URL
-	if url == "" {
-		var err error
-		srv, err = p.startEmbedded(ctx)
-		if err != nil {
-			return nil, err
-		}
-		url = srv.ClientURL()
-		// The in-process connection skips TCP for this process's own
-		// client; other tools still reach the server on Listen.
-		nopts = append(nopts, nats.InProcessServer(srv))
-	} else {
-		nopts = append(nopts, p.authOptions()...)
-	}
-	nc, err := nats.Connect(url, nopts...)
-	if err != nil {
-		if srv != nil {
-			srv.Shutdown()
-			srv.WaitForShutdown()
-		}
-		return nil, fmt.Errorf("queue: connect to %s: %w", redactURL(url), err)
-	}
-	c, err = newClient(nc, p.opts.Logger)
-	if err != nil {
-		nc.Close()
-		if srv != nil {
-			srv.Shutdown()
-			srv.WaitForShutdown()
-		}
-		return nil, err
-	}
-	p.mu.Lock()
-	p.client, p.srv = c, srv
-	p.mu.Unlock()
-	return c, nil
 }
 
 func (p *Provider) authOptions() []nats.Option {
@@ -174,6 +191,7 @@ func (p *Provider) startEmbedded(ctx context.Context) (*server.Server, error) {
 // and shuts the embedded server down. Idempotent; safe before any Client
 // call. Workers should have stopped first.
 func (p *Provider) Close() error {
+	p.stopConnecting()
 	p.startMu.Lock()
 	defer p.startMu.Unlock()
 	p.mu.Lock()
@@ -206,7 +224,7 @@ func (p *Provider) Check() error {
 		return ErrClosed
 	}
 	if c == nil {
-		return nil
+		return p.connectingErr()
 	}
 	switch st := c.nc.Status(); st {
 	case nats.CONNECTED, nats.DRAINING_PUBS, nats.DRAINING_SUBS:
@@ -241,6 +259,13 @@ type ProviderStatus struct {
 	Server     string        `json:"server,omitempty"`
 	Reconnects uint64        `json:"reconnects"`
 	Queues     []QueueFigure `json:"queues,omitempty"`
+
+	// Before the first connection to an external server (State
+	// "connecting"): the failed attempts, the last error and when the
+	// first attempt began.
+	Attempts        int        `json:"attempts,omitempty"`
+	LastError       string     `json:"last_error,omitempty"`
+	ConnectingSince *time.Time `json:"connecting_since,omitempty"`
 }
 
 // Status returns a ProviderStatus snapshot; it never contains credentials.
@@ -258,12 +283,15 @@ func (p *Provider) Status() any {
 	if closed {
 		st.State = "closed"
 	}
+	if c == nil && !closed {
+		p.connectStatus(&st)
+	}
 	if c != nil && !closed {
 		st.State = stateName(c.nc.Status())
 		if st.State == "CONNECTED" {
 			st.State = "connected"
 		}
-		st.Server = c.nc.ConnectedUrlRedacted()
+		st.Server = redactURL(c.nc.ConnectedUrl())
 		st.Reconnects = c.nc.Stats().Reconnects
 		st.Queues = c.figures()
 		sort.Slice(st.Queues, func(i, j int) bool { return st.Queues[i].Name < st.Queues[j].Name })
