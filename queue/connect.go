@@ -193,6 +193,9 @@ func (p *Provider) gaveUp(ctx context.Context) error {
 // Close sees the connection it may have made. It takes no lock a dialling
 // call holds.
 func (p *Provider) stopConnecting() {
+	if p.stopDialing == nil {
+		return // not made by NewProvider: nothing can be dialling
+	}
 	p.stopDialing(ErrClosed)
 	p.dialTurn <- struct{}{}
 	<-p.dialTurn

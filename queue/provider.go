@@ -188,8 +188,10 @@ func (p *Provider) startEmbedded(ctx context.Context) (*server.Server, error) {
 }
 
 // Close drains the connection (in-flight publishes and acks are flushed)
-// and shuts the embedded server down. Idempotent; safe before any Client
-// call. Workers should have stopped first.
+// and shuts the embedded server down. A Client call still trying to reach
+// an external server is interrupted at once and returns ErrClosed.
+// Idempotent; safe before any Client call. Workers should have stopped
+// first.
 func (p *Provider) Close() error {
 	p.stopConnecting()
 	p.startMu.Lock()
@@ -215,7 +217,10 @@ func (p *Provider) Close() error {
 
 // Check reports whether the queues are usable: nil when the Provider was
 // never used or its connection is up; otherwise an error naming the state
-// (disconnected, reconnecting, closed). The host's readiness probe uses it.
+// (disconnected, reconnecting, closed) or, before the first connection to
+// an external server, what Client waits for: the server's URL without
+// credentials, the last error and the attempt count. The host's readiness
+// probe uses it.
 func (p *Provider) Check() error {
 	p.mu.Lock()
 	c, closed := p.client, p.closed
