@@ -27,20 +27,20 @@ type Options struct {
 	TLSCert   string
 	TLSKey    string
 
-	// StoreDir, Sync and Listen configure the embedded server: required
-	// (StoreDir) or optional when URL is empty, refused when it is set.
-
 	// StoreDir is the embedded server's JetStream directory. Required when
-	// URL is empty.
+	// URL is empty; refused, like Sync and Listen, when it is set, since
+	// an external server's storage is its own config.
 	StoreDir string
 	// Sync is the embedded server's fsync policy: "always" (defaults to
 	// this) syncs every write before the publish is acknowledged; a Go
 	// duration such as "2m" syncs on that interval, faster but an OS crash
-	// can lose jobs whose enqueue was already acknowledged.
+	// can lose jobs whose enqueue was already acknowledged. Refused with a
+	// URL: set "jetstream { sync_interval: always }" on the servers instead.
 	Sync string
 	// Listen is the embedded server's client address. Defaults to
 	// "127.0.0.1:-1" (a free port on loopback). Non-loopback hosts are
-	// refused: the embedded server has no authentication.
+	// refused: the embedded server has no authentication. Refused with a
+	// URL.
 	Listen string
 	// Name is the client connection name shown by the server.
 	Name string

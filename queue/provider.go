@@ -260,7 +260,7 @@ type ProviderStatus struct {
 	URL        string        `json:"url,omitempty"`
 	StoreDir   string        `json:"store_dir,omitempty"`
 	SyncAlways bool          `json:"sync_always,omitempty"`
-	State      string        `json:"state"`
+	State      string        `json:"state"` // "unused", "connecting", "not connected" (callers gave up), "connected", "reconnecting", "disconnected", "closed"
 	Server     string        `json:"server,omitempty"`
 	Reconnects uint64        `json:"reconnects"`
 	Queues     []QueueFigure `json:"queues,omitempty"`
