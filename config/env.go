@@ -51,6 +51,15 @@ func (p *parser) applyEnv(environ []string) {
 					Msg: "unknown key " + short(path) + suggest(key, s.keys())})
 				break
 			}
+			if value == "" && embeddedOnlyKey(path) {
+				// Takes back the file's value: a file written for the
+				// embedded server can be switched to an external one
+				// with CLOUDROLE_NATS_URL, which refuses these keys.
+				_ = f.set(p.cfg, f.get(defaults()))
+				delete(p.lines, path)
+				delete(p.envs, path)
+				break
+			}
 			p.envs[path] = name
 			if err := f.set(p.cfg, value); err != nil {
 				p.errorf(path, "%v", err)
@@ -98,4 +107,15 @@ func (p *parser) setSettingFromEnv(envName, name, value string) {
 		return
 	}
 	p.cfg.Settings[name] = value
+}
+
+// embeddedOnlyKey reports whether path is one of the embedded server's
+// keys, which an empty override resets to the default.
+func embeddedOnlyKey(path string) bool {
+	for _, e := range embeddedOnly {
+		if e.key == path {
+			return true
+		}
+	}
+	return false
 }

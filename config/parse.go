@@ -88,6 +88,9 @@ type parser struct {
 	errs  Errors
 	lines map[string]int    // dotted key -> line it was set on in the file
 	envs  map[string]string // dotted key -> environment variable that set it
+	// inCode: the Config was built in code (Validate), so lines and envs
+	// say nothing about what the user set.
+	inCode bool
 }
 
 // errorf records a problem with key, located where key was set.

@@ -86,9 +86,6 @@ nats:
   tls_ca: /pki/ca.pem
   tls_cert: /pki/cert.pem
   tls_key: /pki/key.pem
-  store_dir: js
-  sync: 2m
-  listen: 127.0.0.1:4333
 service:
   name: orders-svc
   display_name: Orders worker
@@ -136,7 +133,7 @@ func TestEveryFieldParsed(t *testing.T) {
 		NATS: NATS{URL: "nats://a.example:4222, tls://b.example:4222",
 			CredsFile: "/etc/roles/secrets/orders.creds", User: "orders", Password: "hunter2", Token: "tok",
 			TLSCA: "/pki/ca.pem", TLSCert: "/pki/cert.pem", TLSKey: "/pki/key.pem",
-			StoreDir: "/etc/roles/js", Sync: "2m", Listen: "127.0.0.1:4333"},
+			StoreDir: "/var/lib/orders/nats", Sync: "always", Listen: "127.0.0.1:-1"},
 		Service: Service{Name: "orders-svc", DisplayName: "Orders worker", Description: "Processes orders",
 			User: "svc-orders", WorkingDir: "/srv/orders", Env: map[string]string{"GOMAXPROCS": "4", "MODE": "prod"}},
 		Startup: []startup.Task{
@@ -152,14 +149,28 @@ func TestEveryFieldParsed(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got  %+v\nwant %+v", got, want)
 	}
+	// The embedded server's keys, refused with the url of fullYAML.
+	n := mustParse(t, embeddedYAML).NATS
+	if n.StoreDir != "/etc/roles/js" || n.Sync != "2m" || n.Listen != "127.0.0.1:4333" {
+		t.Fatalf("embedded keys: %+v", n)
+	}
 }
 
-// Every schema key appears in fullYAML, so a key added to the schema
-// without a test fails here.
+// embeddedYAML sets the keys of the embedded server, which fullYAML cannot
+// set: it has a nats.url.
+const embeddedYAML = `nats:
+  store_dir: js
+  sync: 2m
+  listen: 127.0.0.1:4333
+`
+
+// Every schema key appears in fullYAML or embeddedYAML, so a key added to
+// the schema without a test fails here.
 func TestFullYAMLCoversSchema(t *testing.T) {
+	all := "\n" + fullYAML + "\n" + embeddedYAML
 	for _, s := range schema {
 		for _, k := range s.keys() {
-			if !strings.Contains(fullYAML, "\n"+s.name+":") || !strings.Contains(fullYAML, "\n  "+k+":") {
+			if !strings.Contains(all, "\n"+s.name+":") || !strings.Contains(all, "\n  "+k+":") {
 				t.Errorf("fullYAML does not set %s.%s", s.name, k)
 			}
 		}

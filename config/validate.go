@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -112,6 +113,9 @@ func (p *parser) validateNATS() {
 	if (n.TLSCert == "") != (n.TLSKey == "") {
 		p.errorf("nats.tls_cert", "tls_cert and tls_key go together")
 	}
+	if n.URL != "" && p.refuseEmbeddedOnly() {
+		return // the embedded-only values are refused whole; their form does not matter
+	}
 	if n.Sync != "always" {
 		if d, err := parseDuration(n.Sync); err != nil || d == 0 {
 			p.errorf("nats.sync", "%s is not \"always\" or a positive interval like \"1s\"", quote(n.Sync))
@@ -120,6 +124,62 @@ func (p *parser) validateNATS() {
 	if err := checkHostPort(n.Listen, true); err != "" {
 		p.errorf("nats.listen", "%s: %s", quote(n.Listen), err)
 	}
+}
+
+// embeddedOnly are the nats keys that configure the embedded server, and
+// why each does nothing for an external one.
+var embeddedOnly = []struct{ key, why string }{
+	{"nats.store_dir", "an external server keeps its JetStream files where its own config says (jetstream { store_dir: ... })"},
+	{"nats.sync", "an external server's fsync policy is its own config: for the embedded default's durability set jetstream { sync_interval: always } on every server (see docs/config.md)"},
+	{"nats.listen", "the host runs no server to listen"},
+}
+
+// refuseEmbeddedOnly reports the embedded-only keys given together with
+// nats.url: they would be ignored, and a sync setting silently so. It
+// returns whether it reported any.
+func (p *parser) refuseEmbeddedOnly() bool {
+	env, urlFromEnv := p.envs["nats.url"]
+	refused := false
+	for _, e := range embeddedOnly {
+		if !p.given(e.key) {
+			continue
+		}
+		where := ""
+		switch _, keyInFile := p.lines[e.key]; {
+		case urlFromEnv && keyInFile:
+			// A file written for the embedded server, switched to an
+			// external one from the environment: say how to drop the key.
+			where = fmt.Sprintf(" (by %s; an empty %s drops the file's value)", env, envPrefix+strings.ToUpper(strings.ReplaceAll(e.key, ".", "_")))
+		case urlFromEnv:
+			where = " (by " + env + ")"
+		case p.lines["nats.url"] > 0:
+			where = fmt.Sprintf(" (line %d)", p.lines["nats.url"])
+		}
+		p.errorf(e.key, "configures the embedded server, but nats.url is set%s: %s", where, e.why)
+		refused = true
+	}
+	return refused
+}
+
+// given reports whether key was set in the file or the environment. A
+// Config built or changed in code has no such record (Validate): there a
+// value other than the default counts as given.
+func (p *parser) given(key string) bool {
+	if !p.inCode {
+		_, inFile := p.lines[key]
+		_, inEnv := p.envs[key]
+		return inFile || inEnv
+	}
+	n, def := p.cfg.NATS, defaults().NATS
+	switch key {
+	case "nats.store_dir":
+		return n.StoreDir != "" && filepath.Clean(n.StoreDir) != filepath.Join(p.cfg.Role.DataDir, "nats")
+	case "nats.sync":
+		return n.Sync != def.Sync
+	case "nats.listen":
+		return n.Listen != def.Listen
+	}
+	return false
 }
 
 // redactURL hides a URL's user information (it may hold a password or a
@@ -155,9 +215,11 @@ func checkHostPort(addr string, randomPort bool) string {
 // Validate checks c as Parse does: use it on a Config built or changed in
 // code before handing it to the host. It returns nil, an *Error or Errors,
 // naming keys (there are no lines). It does not fill defaults or resolve
-// paths, and does not modify c.
+// paths, and does not modify c. With nats.url set, it refuses the embedded
+// server's StoreDir, Sync and Listen when they differ from their defaults
+// (StoreDir's being <data_dir>/nats).
 func (c *Config) Validate() error {
-	p := &parser{file: c.File, cfg: c, lines: map[string]int{}, envs: map[string]string{}}
+	p := &parser{file: c.File, cfg: c, lines: map[string]int{}, envs: map[string]string{}, inCode: true}
 	p.validate()
 	names := map[string]bool{}
 	for i, t := range c.Startup {

@@ -13,7 +13,7 @@ import (
 // a role that uses no queue runs no server.
 func newQueueProvider(cfg *config.Config, logger *slog.Logger) (*queue.Provider, error) {
 	n := cfg.NATS
-	return queue.NewProvider(queue.Options{
+	o := queue.Options{
 		URL:       n.URL,
 		CredsFile: n.CredsFile,
 		User:      n.User,
@@ -22,10 +22,14 @@ func newQueueProvider(cfg *config.Config, logger *slog.Logger) (*queue.Provider,
 		TLSCA:     n.TLSCA,
 		TLSCert:   n.TLSCert,
 		TLSKey:    n.TLSKey,
-		StoreDir:  n.StoreDir,
-		Sync:      n.Sync,
-		Listen:    n.Listen,
 		Name:      cfg.Role.InstanceID,
 		Logger:    logger.With("component", "nats"),
-	})
+	}
+	if n.URL == "" {
+		// The config fills these with defaults (store_dir under data_dir)
+		// even with a url; it refuses them only when the user wrote them,
+		// so leave the defaults out for an external server.
+		o.StoreDir, o.Sync, o.Listen = n.StoreDir, n.Sync, n.Listen
+	}
+	return queue.NewProvider(o)
 }

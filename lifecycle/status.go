@@ -112,6 +112,15 @@ func (h *Host) Status() Status {
 // ready is the readiness verdict and, when not ready, the reason.
 func (h *Host) ready() (bool, string) {
 	if ok, why := h.instanceReady(); !ok {
+		// OnStart is where roles usually connect, and a connect to an
+		// external server waits until the server answers: say what it
+		// waits for rather than only "onstart". Asked outside h.mu, as
+		// below.
+		if why == string(StateOnStart) {
+			if err := h.queues.Check(); err != nil {
+				return false, why + ": " + err.Error()
+			}
+		}
 		return false, why
 	}
 	// A role that uses queues cannot work while NATS is unreachable; asked

@@ -20,6 +20,25 @@
 // the directory and the holder's PID. The lock file records the server's
 // client URL, which tools in other processes read with EmbeddedURL.
 //
+// An external server that cannot be reached makes Connect wait, not fail:
+// it retries with backoff (100 ms doubling to 2 s, with jitter) until the
+// server accepts the connection, ctx ends or the Provider is closed. A
+// server not up yet, an outage and a refused password ("authorization
+// violation") are treated alike, since each is fixed on the server or in
+// its config, and the role carries on by itself once the server accepts
+// it. Meanwhile Check names the server (its URL without credentials) and
+// the last error, Status shows the state "connecting" with the attempts
+// and the last error, and the log has one line per distinct error and a
+// reminder once a minute. So for the host a role waiting in Connect is
+// live and not ready, never a failed instance: no recycle, no crash-loop
+// backoff, no freeze. Once connected, outages are nats.go's reconnects,
+// retried forever as well.
+//
+// Options.StoreDir, Sync and Listen configure the embedded server and are
+// refused with a URL. An external server's durability is its own config:
+// to fsync every write as the embedded server does, set
+// "jetstream { sync_interval: always }" on every server.
+//
 // Durability: the embedded server syncs every write to disk before it
 // acknowledges a publish (Options.Sync "always", the default). nats-server's
 // own default is to sync every two minutes, so an OS crash or power loss can

@@ -28,16 +28,19 @@ type Options struct {
 	TLSKey    string
 
 	// StoreDir is the embedded server's JetStream directory. Required when
-	// URL is empty.
+	// URL is empty; refused, like Sync and Listen, when it is set, since
+	// an external server's storage is its own config.
 	StoreDir string
 	// Sync is the embedded server's fsync policy: "always" (defaults to
 	// this) syncs every write before the publish is acknowledged; a Go
 	// duration such as "2m" syncs on that interval, faster but an OS crash
-	// can lose jobs whose enqueue was already acknowledged.
+	// can lose jobs whose enqueue was already acknowledged. Refused with a
+	// URL: set "jetstream { sync_interval: always }" on the servers instead.
 	Sync string
 	// Listen is the embedded server's client address. Defaults to
 	// "127.0.0.1:-1" (a free port on loopback). Non-loopback hosts are
-	// refused: the embedded server has no authentication.
+	// refused: the embedded server has no authentication. Refused with a
+	// URL.
 	Listen string
 	// Name is the client connection name shown by the server.
 	Name string
@@ -52,10 +55,13 @@ type resolved struct {
 	syncInterval time.Duration
 	host         string
 	port         int
+	// connectRemind is how often a repeating connect failure is logged
+	// again; tests shorten it.
+	connectRemind time.Duration
 }
 
 func (o Options) resolve() (resolved, error) {
-	r := resolved{Options: o}
+	r := resolved{Options: o, connectRemind: connectRemind}
 	if r.Logger == nil {
 		r.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -74,6 +80,18 @@ func (o Options) resolve() (resolved, error) {
 		}
 		if o.Token != "" && (o.User != "" || o.CredsFile != "") {
 			return r, fmt.Errorf("%w: give one of Token, User/Password or CredsFile", ErrBadOptions)
+		}
+		var embedded []string
+		for _, f := range []struct{ name, v string }{{"StoreDir", o.StoreDir}, {"Sync", o.Sync}, {"Listen", o.Listen}} {
+			if f.v != "" {
+				embedded = append(embedded, f.name)
+			}
+		}
+		if len(embedded) > 0 {
+			// Silently ignoring Sync would leave a user believing the
+			// external server fsyncs every write.
+			return r, fmt.Errorf("%w: %s configure the embedded server, but URL is set: an external server's storage and fsync policy are set in its own config (jetstream { store_dir, sync_interval })",
+				ErrBadOptions, strings.Join(embedded, ", "))
 		}
 		return r, nil
 	}

@@ -23,6 +23,13 @@ import (
 type Provider struct {
 	opts resolved
 
+	// closing is cancelled (cause ErrClosed) when Close begins, so that a
+	// Client call retrying an external server stops at once instead of
+	// holding Close up; dialTurn is held by the one call dialling it.
+	closing     context.Context
+	stopDialing context.CancelCauseFunc
+	dialTurn    chan struct{}
+
 	startMu   sync.Mutex    // serialises Client's first call, LockStore and Close
 	lock      *dirlock.Lock // the store lock; guarded by startMu
 	abandoned chan struct{} // closed once a failed start's server is down; guarded by startMu
@@ -30,6 +37,8 @@ type Provider struct {
 	client    *Client
 	srv       *server.Server
 	closed    bool
+	waiting   int           // Client calls waiting for the external server
+	dial      connectRecord // their attempts so far
 }
 
 // NewProvider validates opts and returns a Provider. It starts nothing and
@@ -39,13 +48,26 @@ func NewProvider(opts Options) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{opts: r}, nil
+	closing, stop := context.WithCancelCause(context.Background())
+	return &Provider{opts: r, closing: closing, stopDialing: stop, dialTurn: make(chan struct{}, 1)}, nil
 }
 
 // Client returns the shared Client, starting the embedded server (and
-// waiting until it accepts connections) or dialling the URL on the first
-// call. Later calls return the same Client. A failed first call leaves
-// nothing running and may be retried. Errors wrap ErrClosed after Close.
+// waiting until it accepts connections) or connecting to the URL on the
+// first call. Later calls return the same Client. Errors wrap ErrClosed
+// after Close.
+//
+// With a URL, Client blocks until the server accepts the connection,
+// retrying with backoff (100 ms doubling to 2 s, with jitter) for as long
+// as it takes: through an outage, a refused password or a server not up
+// yet alike, since each is fixed on the server or in its config and the
+// role recovers by itself once the server accepts it. It returns early
+// with ctx's error when ctx ends, or ErrClosed when Close is called; Check
+// and Status show the attempts and the last error meanwhile. Concurrent
+// calls share one series of attempts.
+//
+// A failed first call for the embedded server leaves nothing running and
+// may be retried.
 func (p *Provider) Client(ctx context.Context) (*Client, error) {
 	p.mu.Lock()
 	c, closed := p.client, p.closed
@@ -55,6 +77,9 @@ func (p *Provider) Client(ctx context.Context) (*Client, error) {
 	}
 	if c != nil {
 		return c, nil
+	}
+	if p.opts.URL != "" {
+		return p.connectExternal(ctx)
 	}
 	p.startMu.Lock()
 	defer p.startMu.Unlock()
@@ -70,7 +95,35 @@ func (p *Provider) Client(ctx context.Context) (*Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	nopts := []nats.Option{
+	srv, err := p.startEmbedded(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The in-process connection skips TCP for this process's own client;
+	// other tools still reach the server on Listen.
+	nc, err := nats.Connect(srv.ClientURL(), append(p.connOptions(), nats.InProcessServer(srv))...)
+	if err != nil {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, fmt.Errorf("queue: connect to %s: %w", srv.ClientURL(), err)
+	}
+	c, err = newClient(nc, p.opts.Logger)
+	if err != nil {
+		nc.Close()
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, err
+	}
+	p.mu.Lock()
+	p.client, p.srv = c, srv
+	p.mu.Unlock()
+	return c, nil
+}
+
+// connOptions are the connection options common to the embedded and the
+// external server.
+func (p *Provider) connOptions() []nats.Option {
+	return []nats.Option{
 		nats.Name(p.opts.Name),
 		nats.MaxReconnects(-1),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
@@ -83,45 +136,9 @@ func (p *Provider) Client(ctx context.Context) (*Client, error) {
 			p.opts.Logger.Warn("queue: disconnected from NATS", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			p.opts.Logger.Info("queue: reconnected to NATS", "server", nc.ConnectedUrlRedacted())
+			p.opts.Logger.Info("queue: reconnected to NATS", "server", redactURL(nc.ConnectedUrl()))
 		}),
 	}
-	var srv *server.Server
-	url := p.opts.URL
-	if url == "" {
-		var err error
-		srv, err = p.startEmbedded(ctx)
-		if err != nil {
-			return nil, err
-		}
-		url = srv.ClientURL()
-		// The in-process connection skips TCP for this process's own
-		// client; other tools still reach the server on Listen.
-		nopts = append(nopts, nats.InProcessServer(srv))
-	} else {
-		nopts = append(nopts, p.authOptions()...)
-	}
-	nc, err := nats.Connect(url, nopts...)
-	if err != nil {
-		if srv != nil {
-			srv.Shutdown()
-			srv.WaitForShutdown()
-		}
-		return nil, fmt.Errorf("queue: connect to %s: %w", redactURL(url), err)
-	}
-	c, err = newClient(nc, p.opts.Logger)
-	if err != nil {
-		nc.Close()
-		if srv != nil {
-			srv.Shutdown()
-			srv.WaitForShutdown()
-		}
-		return nil, err
-	}
-	p.mu.Lock()
-	p.client, p.srv = c, srv
-	p.mu.Unlock()
-	return c, nil
 }
 
 func (p *Provider) authOptions() []nats.Option {
@@ -146,9 +163,12 @@ func (p *Provider) authOptions() []nats.Option {
 
 // Close drains the connection (in-flight publishes and acks are flushed),
 // shuts the embedded server down (waiting for the server of a failed start
-// to stop) and releases the store lock. Idempotent; safe before any Client
-// call. Workers should have stopped first.
+// to stop) and releases the store lock. A Client call still trying to
+// reach an external server is interrupted at once and returns ErrClosed.
+// Idempotent; safe before any Client call. Workers should have stopped
+// first.
 func (p *Provider) Close() error {
+	p.stopConnecting()
 	p.startMu.Lock()
 	defer p.startMu.Unlock()
 	p.mu.Lock()
@@ -175,7 +195,10 @@ func (p *Provider) Close() error {
 
 // Check reports whether the queues are usable: nil when the Provider was
 // never used or its connection is up; otherwise an error naming the state
-// (disconnected, reconnecting, closed). The host's readiness probe uses it.
+// (disconnected, reconnecting, closed) or, before the first connection to
+// an external server, what Client waits for: the server's URL without
+// credentials, the last error and the attempt count. The host's readiness
+// probe uses it.
 func (p *Provider) Check() error {
 	p.mu.Lock()
 	c, closed := p.client, p.closed
@@ -184,7 +207,7 @@ func (p *Provider) Check() error {
 		return ErrClosed
 	}
 	if c == nil {
-		return nil
+		return p.connectingErr()
 	}
 	switch st := c.nc.Status(); st {
 	case nats.CONNECTED, nats.DRAINING_PUBS, nats.DRAINING_SUBS:
@@ -215,10 +238,17 @@ type ProviderStatus struct {
 	URL        string        `json:"url,omitempty"`
 	StoreDir   string        `json:"store_dir,omitempty"`
 	SyncAlways bool          `json:"sync_always,omitempty"`
-	State      string        `json:"state"`
+	State      string        `json:"state"` // "unused", "connecting", "not connected" (callers gave up), "connected", "reconnecting", "disconnected", "closed"
 	Server     string        `json:"server,omitempty"`
 	Reconnects uint64        `json:"reconnects"`
 	Queues     []QueueFigure `json:"queues,omitempty"`
+
+	// Before the first connection to an external server (State
+	// "connecting"): the failed attempts, the last error and when the
+	// first attempt began.
+	Attempts        int        `json:"attempts,omitempty"`
+	LastError       string     `json:"last_error,omitempty"`
+	ConnectingSince *time.Time `json:"connecting_since,omitempty"`
 }
 
 // Status returns a ProviderStatus snapshot; it never contains credentials.
@@ -236,12 +266,15 @@ func (p *Provider) Status() any {
 	if closed {
 		st.State = "closed"
 	}
+	if c == nil && !closed {
+		p.connectStatus(&st)
+	}
 	if c != nil && !closed {
 		st.State = stateName(c.nc.Status())
 		if st.State == "CONNECTED" {
 			st.State = "connected"
 		}
-		st.Server = c.nc.ConnectedUrlRedacted()
+		st.Server = redactURL(c.nc.ConnectedUrl())
 		st.Reconnects = c.nc.Stats().Reconnects
 		st.Queues = c.figures()
 		sort.Slice(st.Queues, func(i, j int) bool { return st.Queues[i].Name < st.Queues[j].Name })

@@ -41,7 +41,11 @@ func deadLetterVerb(verb string, args []string) int {
 	defer p.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := p.Client(ctx)
+	// Client waits for a server that is not up; a command line should not
+	// wait long for a role that is not running.
+	cctx, ccancel := context.WithTimeout(ctx, 3*time.Second)
+	defer ccancel()
+	c, err := p.Client(cctx)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "connecting to %s (is the role running?): %v\n", url, err)
 		return 1

@@ -225,6 +225,10 @@ func main() {
 		case (a == "-nats-url" || a == "--nats-url") && i+1 < len(os.Args):
 			i++
 			os.Setenv("CLOUDROLE_NATS_URL", os.Args[i]) // the documented override of nats.url
+			// orders.yaml configures the embedded server, whose keys are
+			// refused with a url; empty overrides drop them.
+			os.Setenv("CLOUDROLE_NATS_LISTEN", "")
+			os.Setenv("CLOUDROLE_NATS_SYNC", "")
 		default:
 			args = append(args, a)
 		}
