@@ -38,6 +38,14 @@ var (
 	// ErrDraining is the cancellation cause of a handler's context when
 	// the worker's drain timeout ran out.
 	ErrDraining = errors.New("queue: worker drain timeout")
+	// ErrConfigMismatch is wrapped (by a *ConfigMismatchError) when
+	// Client.Queue declares settings that differ from the stored ones;
+	// nothing was changed.
+	ErrConfigMismatch = errors.New("queue: config differs from the stored one")
+	// ErrStrandedJobs is wrapped when jobs sit at a level the queue does
+	// not have (or would not have after UpdateQueue), where no worker reads
+	// them; nothing was changed.
+	ErrStrandedJobs = errors.New("queue: jobs at a level the queue does not have")
 )
 
 // PermanentError marks a handler error that must not be retried: the job
