@@ -128,7 +128,16 @@ func TestOpenQueueUsesStoredConfig(t *testing.T) {
 	}
 
 	gate := make(chan struct{})
-	startWorker(t, ctx, wq, func(context.Context, *Job) error { <-gate; return nil }, WorkerOptions{})
+	// The handler also ends with its context, so a failure below does not
+	// leave the worker draining for ever.
+	startWorker(t, ctx, wq, func(ctx context.Context, _ *Job) error {
+		select {
+		case <-gate:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}, WorkerOptions{})
 	id, err := pq.Enqueue(ctx, []byte("img-1"), WithID("img-1"))
 	if err != nil {
 		t.Fatal(err)
