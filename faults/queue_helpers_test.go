@@ -21,7 +21,9 @@ import (
 	"github.com/cloudrole/cloudrole/queue"
 )
 
-// faultQueueConfig mirrors internal/faultrole's queueConfig.
+// faultQueueConfig mirrors internal/faultrole's queueConfig: the enqueuer
+// may create the queue before the workers start, and Queue refuses a
+// declaration that differs from the stored one.
 func faultQueueConfig(replicas int) queue.Config {
 	return queue.Config{AckWait: 2 * time.Second, RetryBase: 100 * time.Millisecond, RetryMax: time.Second, Replicas: replicas}
 }

@@ -90,6 +90,57 @@
 // jobs; a level without jobs gives its turn away). Shares fetch one job per
 // request, which costs throughput.
 //
+// # Declaring, opening and changing a queue
+//
+// A queue's configuration is stored with it, where every process can read
+// it: as versioned JSON in the Metadata of its level-0 stream (key
+// cloudrole.queue.config, shown by `nats stream info`), since several
+// settings (MaxDeliver, the retry delays, TrackStatus, DefaultPriority,
+// MaxResult, StatusTTL) have no stream or consumer field. Three calls use it:
+//
+//   - Client.Queue declares the queue, as the process that owns it (its
+//     workers) should. It creates what is absent. If the queue exists with
+//     other settings (compared after defaults) it changes nothing and
+//     returns a *ConfigMismatchError, wrapping ErrConfigMismatch, that lists
+//     every differing setting with its stored and declared value. Declaring
+//     the stored settings again sends no update to the server, so every
+//     instance may declare its queue at start.
+//   - Client.OpenQueue uses the queue as stored: for producers, tools and
+//     dashboards, which must not decide its settings. (A producer that
+//     declared the defaults would otherwise have reset the worker's AckWait
+//     and MaxBacklog, or had its jobs go without status records.) Errors
+//     wrap ErrNotFound when the queue does not exist.
+//   - Client.UpdateQueue creates or changes the queue explicitly: its
+//     streams, consumers, status bucket and record.
+//
+// Jobs are never left at a level no worker reads. A changed level count is
+// a mismatch for Queue; UpdateQueue adds the streams of new levels, and
+// removes levels only while they hold no job (otherwise it changes nothing
+// and its error, wrapping ErrStrandedJobs, names each level, its stream and
+// its jobs). A level is removed by moving its stream off the level's
+// subject, so a producer still using the old level count gets an error
+// instead of storing a job, checking it is still empty, and deleting it.
+// Queue and OpenQueue refuse, with ErrStrandedJobs, a queue with a stream
+// above its levels (CRQ_<name>_p<n>, n >= Levels) that holds jobs, as
+// level changes of earlier cloudrole versions left; UpdateQueue to that
+// many levels lets the workers drain it.
+//
+// A Queue keeps the configuration it was opened with. A worker or producer
+// running in another process does not see an UpdateQueue until it opens the
+// queue again (restarts): after adding a level, restart the workers before
+// the producers that will use it; before removing one, stop enqueuing to it
+// and let the workers drain it.
+//
+// A queue created by an earlier cloudrole has no record. Queue adopts it,
+// recording the declared configuration, when the settings its streams show
+// agree with the declaration: the level count (one more than its highest
+// level stream), MaxBacklog, MaxPayload, Replicas and DuplicateWindow of
+// the level streams, the consumer's AckWait, the dead-letter MaxAge, and
+// whether a status bucket exists and its TTL. Otherwise the mismatch error
+// (Derived) lists those that differ. OpenQueue refuses such a queue
+// (ErrNotFound) until it has been declared once, since the settings its
+// streams do not show would be guesses.
+//
 // # Outcomes
 //
 // A handler's nil acknowledges the job. An error is retried after an

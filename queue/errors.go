@@ -49,6 +49,14 @@ var (
 	// ErrNoEmbeddedServer is wrapped by EmbeddedURL when no running
 	// embedded server serves the store.
 	ErrNoEmbeddedServer = errors.New("queue: no running embedded server")
+	// ErrConfigMismatch is wrapped (by a *ConfigMismatchError) when
+	// Client.Queue declares settings that differ from the stored ones;
+	// nothing was changed.
+	ErrConfigMismatch = errors.New("queue: config differs from the stored one")
+	// ErrStrandedJobs is wrapped when jobs sit at a level the queue does
+	// not have (or would not have after UpdateQueue), where no worker reads
+	// them; nothing was changed.
+	ErrStrandedJobs = errors.New("queue: jobs at a level the queue does not have")
 )
 
 // orClosed makes an error of a request on a closed connection match

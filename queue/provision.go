@@ -57,24 +57,31 @@ func ensureKV(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValu
 	return kv, err
 }
 
-// checkOldLayout refuses, with a clear error, a queue whose jobs sit in the
-// single stream of cloudrole's first layout (CRQ_<name> holding every
-// level): its subjects would overlap the per-level streams. Any other
-// failure to look is left to the creates that follow, which report it.
-func (c *Client) checkOldLayout(ctx context.Context, name string) error {
-	var s jetstream.Stream
-	err := provision(ctx, func(ctx context.Context) (err error) {
-		s, err = c.js.Stream(ctx, oldStreamName(name))
-		return err
-	})
-	if err != nil {
-		return nil
+// createOrBindStream creates the stream, or returns it as it is when it
+// exists, whatever its config: opening a queue changes nothing that exists
+// (a create with an identical config is a no-op on the server).
+func createOrBindStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	s, err := js.CreateStream(ctx, cfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return js.Stream(ctx, cfg.Name)
 	}
-	for _, subj := range s.CachedInfo().Config.Subjects {
-		if subj == levelSubject(name, 0) {
-			return fmt.Errorf("queue %q: stream %s holds this queue's jobs in the single-stream layout of an earlier cloudrole; this version keeps one stream per level: let a worker of the earlier version drain it, then delete it (nats stream rm %s)",
-				name, oldStreamName(name), oldStreamName(name))
-		}
+	return s, err
+}
+
+// createOrBindConsumer is createOrBindStream for a durable consumer.
+func createOrBindConsumer(ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	c, err := js.CreateConsumer(ctx, stream, cfg)
+	if errors.Is(err, jetstream.ErrConsumerExists) {
+		return js.Consumer(ctx, stream, cfg.Durable)
 	}
-	return nil
+	return c, err
+}
+
+// createOrBindKV is createOrBindStream for a KV bucket.
+func createOrBindKV(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := js.CreateKeyValue(ctx, cfg)
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		return js.KeyValue(ctx, cfg.Bucket)
+	}
+	return kv, err
 }

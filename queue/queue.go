@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -48,125 +47,13 @@ func trunc512(s string) string {
 	return s
 }
 
-// Queue creates the queue called name, or updates it to cfg if it exists
-// (idempotent: calling it again with the same cfg changes nothing). name is
-// 1..64 characters of A-Z a-z 0-9 _ -; errors wrap ErrBadName or
-// ErrBadConfig and create nothing. The number of levels of an existing
-// queue cannot change.
-func (c *Client) Queue(ctx context.Context, name string, cfg Config) (*Queue, error) {
-	if err := validateName(name); err != nil {
-		return nil, err
-	}
-	cfg, err := cfg.withDefaults()
-	if err != nil {
-		return nil, fmt.Errorf("queue %q: %w", name, err)
-	}
-	if err := c.checkOldLayout(ctx, name); err != nil {
-		return nil, err
-	}
-	maxMsgs := int64(-1)
-	if cfg.MaxBacklog > 0 {
-		maxMsgs = cfg.MaxBacklog
-	}
-	q := &Queue{c: c, name: name, cfg: cfg}
-	for l := range cfg.Levels {
-		subject := levelSubject(name, l)
-		scfg := jetstream.StreamConfig{
-			Name:        levelStream(name, l),
-			Description: fmt.Sprintf("cloudrole queue %s level %d", name, l),
-			Subjects:    []string{subject},
-			Retention:   jetstream.WorkQueuePolicy,
-			Storage:     jetstream.FileStorage,
-			Replicas:    cfg.Replicas,
-			MaxMsgs:     maxMsgs,
-			Discard:     jetstream.DiscardNew,
-			MaxMsgSize:  int32(cfg.MaxPayload + 64<<10), // room for headers
-			Duplicates:  cfg.DuplicateWindow,
-			// Idle workers wait on this headers-only copy of every stored
-			// job instead of polling each level.
-			RePublish: &jetstream.RePublish{
-				Source:      subject,
-				Destination: bellLevelSubject(name, l),
-				HeadersOnly: true,
-			},
-		}
-		err = provision(ctx, func(ctx context.Context) error {
-			_, err := ensureStream(ctx, c.js, scfg)
-			return err
-		})
-		if err != nil {
-			return nil, fmt.Errorf("queue %q: stream for level %d: %w", name, l, err)
-		}
-		ccfg := jetstream.ConsumerConfig{
-			Durable:     consumerName(name, l),
-			Description: fmt.Sprintf("cloudrole queue %s level %d", name, l),
-			AckPolicy:   jetstream.AckExplicitPolicy,
-			AckWait:     cfg.AckWait,
-			// Unlimited at the server: the worker counts attempts and
-			// dead-letters itself, so a job whose last attempt died with
-			// its worker is still dead-lettered, never left stuck.
-			MaxDeliver:    -1,
-			MaxAckPending: -1,
-			Replicas:      cfg.Replicas,
-		}
-		var cons jetstream.Consumer
-		err := provision(ctx, func(ctx context.Context) (err error) {
-			cons, err = c.js.CreateOrUpdateConsumer(ctx, levelStream(name, l), ccfg)
-			return err
-		})
-		if err != nil {
-			return nil, fmt.Errorf("queue %q: consumer for level %d: %w", name, l, err)
-		}
-		q.consumers = append(q.consumers, cons)
-	}
-	dcfg := jetstream.StreamConfig{
-		Name:        dlqStreamName(name),
-		Description: "cloudrole dead letters of queue " + name,
-		Subjects:    []string{dlqSubject(name)},
-		Storage:     jetstream.FileStorage,
-		Replicas:    cfg.Replicas,
-		MaxAge:      cfg.DeadLetterMaxAge,
-		Duplicates:  cfg.DuplicateWindow,
-	}
-	err = provision(ctx, func(ctx context.Context) (err error) {
-		q.dlq, err = ensureStream(ctx, c.js, dcfg)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("queue %q: dead-letter stream: %w", name, err)
-	}
-	if cfg.TrackStatus {
-		kcfg := jetstream.KeyValueConfig{
-			Bucket:      statusBucket(name),
-			Description: "cloudrole job status of queue " + name,
-			TTL:         cfg.StatusTTL,
-			Replicas:    cfg.Replicas,
-			Storage:     jetstream.FileStorage,
-		}
-		err = provision(ctx, func(ctx context.Context) (err error) {
-			q.status, err = ensureKV(ctx, c.js, kcfg)
-			return err
-		})
-		if err != nil {
-			return nil, fmt.Errorf("queue %q: status bucket: %w", name, err)
-		}
-	}
-	c.mu.Lock()
-	if old, ok := c.queues[name]; ok {
-		q.stats.inflight.Store(old.stats.inflight.Load())
-		q.stats.processed.Store(old.stats.processed.Load())
-		q.stats.failed.Store(old.stats.failed.Load())
-		q.stats.dead.Store(old.stats.dead.Load())
-	}
-	c.queues[name] = q
-	c.mu.Unlock()
-	return q, nil
-}
-
 // Name returns the queue's name.
 func (q *Queue) Name() string { return q.name }
 
-// Config returns the queue's configuration with defaults applied.
+// Config returns the configuration the queue was opened with, defaults
+// applied (the stored one: Queue refuses another). It does not follow a
+// later UpdateQueue, in this process or another, until the queue is opened
+// again.
 func (q *Queue) Config() Config { return q.cfg }
 
 func randN(n int64) int64 { return rand.Int64N(n) }

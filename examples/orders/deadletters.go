@@ -50,7 +50,9 @@ func deadLetterVerb(verb string, args []string) int {
 		fmt.Fprintf(os.Stderr, "connecting to %s (is the role running?): %v\n", url, err)
 		return 1
 	}
-	q, err := c.Queue(ctx, "orders", queueConfig)
+	// Open the queue as the running role stored it: this tool must not
+	// decide its settings.
+	q, err := c.OpenQueue(ctx, "orders")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

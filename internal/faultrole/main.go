@@ -67,9 +67,10 @@ func (faultRole) Run(ctx context.Context, env role.Env) error {
 	}, queue.WorkerOptions{Concurrency: num(env, "Concurrency", 4)})
 }
 
-// queueConfig is the queue's config; the fault suite's enqueuer uses the
-// same values (faults.faultQueueConfig), since Queue updates the stream and
-// consumers to the config it is given.
+// queueConfig is the queue's config; the fault suite's enqueuer declares
+// the same values (faults.faultQueueConfig), since Queue refuses a
+// declaration that differs from the stored one (and whichever of the two
+// runs first creates the queue).
 func queueConfig(ackWaitMs, replicas int) queue.Config {
 	return queue.Config{
 		AckWait:   time.Duration(ackWaitMs) * time.Millisecond,
