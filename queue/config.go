@@ -50,7 +50,9 @@ type Config struct {
 	// the connected server's max_payload less 1 KiB kept for dead-letter
 	// headers: the embedded server accepts 64 MiB, an external server
 	// what its max_payload says (1 MiB by default, so a default queue on
-	// it takes payloads up to about 1 MiB less 1 KiB and the headers).
+	// it takes payloads up to about 1 MiB less 1 KiB and the headers). An
+	// explicit MaxPayload that cannot fit is refused by Queue and
+	// UpdateQueue; every oversize enqueue fails with ErrPayloadTooLarge.
 	MaxPayload int
 	// MaxResult caps Job.SetResult in bytes. Defaults to 64 KiB.
 	MaxResult int

@@ -32,8 +32,12 @@ func (c *Client) Queue(ctx context.Context, name string, cfg Config) (*Queue, er
 	if err := validateName(name); err != nil {
 		return nil, err
 	}
+	explicit := cfg.MaxPayload != 0
 	cfg, err := resolve(cfg)
 	if err != nil {
+		return nil, fmt.Errorf("queue %q: %w", name, err)
+	}
+	if err := c.payloadFits(cfg.MaxPayload, explicit); err != nil {
 		return nil, fmt.Errorf("queue %q: %w", name, err)
 	}
 	lay, err := c.readLayout(ctx, name)
@@ -121,8 +125,12 @@ func (c *Client) UpdateQueue(ctx context.Context, name string, cfg Config) (*Que
 	if err := validateName(name); err != nil {
 		return nil, err
 	}
+	explicit := cfg.MaxPayload != 0
 	cfg, err := resolve(cfg)
 	if err != nil {
+		return nil, fmt.Errorf("queue %q: %w", name, err)
+	}
+	if err := c.payloadFits(cfg.MaxPayload, explicit); err != nil {
 		return nil, fmt.Errorf("queue %q: %w", name, err)
 	}
 	lay, err := c.readLayout(ctx, name)
@@ -151,6 +159,20 @@ func (c *Client) UpdateQueue(ctx context.Context, name string, cfg Config) (*Que
 		}
 	}
 	return c.build(ctx, name, cfg, lay, true)
+}
+
+// payloadFits refuses an explicit MaxPayload the connected server could
+// never carry (its max_payload, less the room a dead letter needs), so the
+// mistake shows when the queue is declared rather than at each enqueue. The
+// default MaxPayload is left to the enqueue check: it equals a default
+// external server's max_payload, and jobs a little smaller still fit.
+func (c *Client) payloadFits(maxPayload int, explicit bool) error {
+	limit := c.nc.MaxPayload()
+	if !explicit || limit <= 0 || int64(maxPayload)+deadLetterRoom <= limit {
+		return nil
+	}
+	return fmt.Errorf("%w: MaxPayload %d does not fit the server's max_payload of %d bytes (less %d kept for dead-letter headers); raise max_payload on the server or lower MaxPayload",
+		ErrBadConfig, maxPayload, limit, deadLetterRoom)
 }
 
 func those(n int) string {
