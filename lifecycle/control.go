@@ -102,20 +102,26 @@ func (h *Host) reload(force bool) {
 	}
 	sum := sha256.Sum256(data)
 	h.mu.Lock()
-	same := sum == h.configSum
+	same, known := sum == h.configSum, sum == h.badSum
 	h.mu.Unlock()
 	if same {
+		// The file says what the running config says again (after it was
+		// missing, unreadable or broken): nothing to reject any more.
+		h.clearConfigErr()
 		if force {
 			h.liftAutoFreeze("reload requested")
 		}
 		return
+	}
+	if known {
+		return // a broken content already reported
 	}
 	next, err := h.opts.Parse(cfg.File, data)
 	if err != nil {
 		// Remember the content so a broken file is reported once, not
 		// on every poll.
 		h.mu.Lock()
-		h.configSum = sum
+		h.badSum = sum
 		h.mu.Unlock()
 		h.rejectConfig(err)
 		return
@@ -143,10 +149,26 @@ func readCapped(path string) ([]byte, error) {
 // taken.
 func (h *Host) rejectConfig(err error) {
 	h.mu.Lock()
+	repeat := h.configErr == err.Error()
 	h.configErr = err.Error()
 	h.mu.Unlock()
+	if repeat {
+		return // logged once per distinct error, not on every poll
+	}
 	h.opts.Logger.Error("config reload rejected; keeping the current config", "error", err.Error())
 	h.emit(ConfigRejected{Err: err})
+}
+
+// clearConfigErr drops the reason the last reload was rejected, once the
+// file reads as the running config again.
+func (h *Host) clearConfigErr() {
+	h.mu.Lock()
+	was := h.configErr
+	h.configErr, h.badSum = "", [32]byte{}
+	h.mu.Unlock()
+	if was != "" {
+		h.opts.Logger.Info("config file matches the running config again", "was", was)
+	}
 }
 
 func (h *Host) liftAutoFreeze(why string) {
@@ -172,7 +194,7 @@ func (h *Host) broadcastLocked() {
 func (h *Host) apply(next *config.Config, sum [32]byte) {
 	h.mu.Lock()
 	prev := h.cfg
-	h.cfg, h.configSum, h.configErr = next, sum, ""
+	h.cfg, h.configSum, h.configErr, h.badSum = next, sum, "", [32]byte{}
 	if h.autoFrozen != "" {
 		h.opts.Logger.Info("config changed: resuming after the crash-loop freeze")
 		h.autoFrozen = ""

@@ -47,7 +47,8 @@ type Host struct {
 
 	mu          sync.Mutex
 	cfg         *config.Config
-	configSum   [32]byte
+	configSum   [32]byte // of the file content the running config came from
+	badSum      [32]byte // of the last content rejected as malformed
 	configErr   string
 	changed     chan struct{} // closed and replaced on every accepted config change
 	state       State

@@ -188,6 +188,41 @@ func TestMalformedReloadKeepsOldSettings(t *testing.T) {
 	}
 }
 
+// A config file that goes missing is reported once (not on every poll),
+// and the error clears when the same file is back, with no change to
+// apply.
+func TestMissingConfigFileReportedOnceAndCleared(t *testing.T) {
+	path, _ := fileConfig(t, "  Greeting: hello\n")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := startHost(t, &testRole{}, writeConfigFile(t, path), nil)
+	hs.rec.waitN(t, "running", 1, state(StateRunning, 1))
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	hs.rec.waitN(t, "rejected", 1, func(ev Event) bool { _, ok := ev.(ConfigRejected); return ok })
+	// Ten polls at 10ms: still one line. (Absence takes time to show.)
+	time.Sleep(100 * time.Millisecond)
+	if n := strings.Count(hs.logs.String(), "config reload rejected"); n != 1 {
+		t.Fatalf("the missing file was logged %d times; want once", n)
+	}
+	if st := hs.status(); !strings.Contains(st.ConfigError, "role.yaml") {
+		t.Fatalf("config_error = %q; want the missing file", st.ConfigError)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for hs.status().ConfigError != "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("config_error still %q after the file came back", hs.status().ConfigError)
+		}
+		time.Sleep(5 * time.Millisecond) // polling the status; nothing notifies a clear
+	}
+}
+
 // Settings: a missing one is an error; /status lists names, never values.
 func TestSettingsInEnvAndStatus(t *testing.T) {
 	cfg := testConfig(t)
