@@ -334,11 +334,20 @@ func TestUsage(t *testing.T) {
 			t.Errorf("%v: exit %d; want %d naming %s\n%s", c.args, code, lifecycle.ExitUsage, c.want, out)
 		}
 	}
-	cmd := exec.Command(testroleBin, "-h")
-	out, _ := cmd.CombinedOutput()
-	for _, want := range []string{"run", "validate", "install", "uninstall", "start", "stop", "restart", "status", "--print", "--config"} {
-		if code := cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(string(out), want) {
-			t.Errorf("-h: exit %d, want %q listed\n%s", code, want, out)
+	for _, help := range []string{"-h", "--help", "help"} {
+		cmd := exec.Command(testroleBin, help)
+		out, _ := cmd.CombinedOutput()
+		for _, want := range []string{"run", "validate", "install", "uninstall", "start", "stop", "restart", "status", "--print", "--config"} {
+			if code := cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(string(out), want) {
+				t.Errorf("%s: exit %d, want %q listed\n%s", help, code, want, out)
+			}
 		}
+	}
+	// install --print without a config works, and says what it bakes in.
+	cmd := exec.Command(testroleBin, "install", "--print")
+	cmd.Env = append(os.Environ(), "CLOUDROLE_CONFIG=")
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(string(out), "no --config") {
+		t.Errorf("install --print without --config: exit %d, want 0 and a note\n%s", code, out)
 	}
 }

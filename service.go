@@ -162,6 +162,11 @@ func installVerb(_ context.Context, _ role.Role, inv *invocation, opts Options) 
 	if spec == nil {
 		return code
 	}
+	if inv.configPath == "" {
+		// Not an error (a role may need no config), but a unit without
+		// one is rarely what was meant.
+		fmt.Fprintf(opts.Stderr, "%s install: note: no --config (nor CLOUDROLE_CONFIG): the service will run %q with no config file; pass --config FILE to bake it into the service's command line\n", opts.Name, "run")
+	}
 	if inv.service.print {
 		fmt.Fprint(opts.Stdout, spec.printDefinition())
 		return lifecycle.ExitOK
@@ -188,8 +193,15 @@ func controlService(spec *serviceSpec, action string, opts Options) int {
 	}
 	if action == "status" {
 		st, err := s.Status()
-		if err != nil {
-			fmt.Fprintf(opts.Stderr, "%s status: %v\n", opts.Name, err)
+		switch {
+		case errors.Is(err, service.ErrNotInstalled):
+			fmt.Fprintf(opts.Stdout, "%s: not installed (%s install installs it)\n", spec.Name, opts.Name)
+			return lifecycle.ExitError
+		case err != nil:
+			// kardianos passes on the service manager's own failure,
+			// often just "exit status 1".
+			fmt.Fprintf(opts.Stderr, "%s status: the service manager (%s) could not tell the state of %q: %v; is it installed (%s install)?\n",
+				opts.Name, s.Platform(), spec.Name, err, opts.Name)
 			return lifecycle.ExitError
 		}
 		state := "unknown"

@@ -122,6 +122,8 @@ func TestSyntaxErrors(t *testing.T) {
 		{"- a\n- b\n", 1, "must be a mapping of sections"},
 		{"just text\n", 1, "must be a mapping of sections"},
 		{"\tx: 1\n", 1, "invalid YAML"},
+		{"role:\n\tname: x\n", 2, "a tab: YAML indents with spaces only"},
+		{"settings:\n  Spec: * * * * * *\n", 2, "quote it"},
 	} {
 		_, err := parse(t, tc.in)
 		wantErr(t, err, file, tc.line, "", tc.msg)

@@ -190,7 +190,25 @@ func (p *parser) syntaxError(data []byte, err error) error {
 		}
 		return &Error{File: p.file, Line: line, Msg: "YAML anchors and aliases are not supported in a config"}
 	}
-	return &Error{File: p.file, Line: line, Msg: "invalid YAML: " + m[2]}
+	return &Error{File: p.file, Line: line, Msg: "invalid YAML: " + m[2] + yamlHint(data, line)}
+}
+
+// yamlHint says what a YAML error usually means, from the offending line:
+// the parser's own words ("found character that cannot start any token")
+// do not say how to fix it.
+func yamlHint(data []byte, line int) string {
+	lines := bytes.Split(data, []byte("\n"))
+	if line < 1 || line > len(lines) {
+		return ""
+	}
+	l := lines[line-1]
+	switch {
+	case bytes.ContainsRune(l, '\t'):
+		return " (a tab: YAML indents with spaces only)"
+	case bytes.Contains(l, []byte(": *")) || bytes.HasPrefix(bytes.TrimSpace(l), []byte("- *")):
+		return " (a value starting with * is read as an alias: quote it, e.g. \"*/5 * * * * *\")"
+	}
+	return ""
 }
 
 // refuseAliases reports anchors and aliases: they buy nothing in a config

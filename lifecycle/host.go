@@ -149,7 +149,7 @@ func (h *Host) Run(ctx context.Context) error {
 		var err error
 		if ln, err = health.Listen(h.config().Health.Addr); err != nil {
 			h.closeQueues()
-			return err
+			return fmt.Errorf("lifecycle: health.addr %q: %w (another process, or another copy of this role, listens there? set health.addr to a free address, 127.0.0.1:0 for any, or off)", h.config().Health.Addr, err)
 		}
 	}
 	if dir := h.config().Role.DataDir; dir != "" {

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 
@@ -82,5 +83,24 @@ func TestStopCauseReachesRun(t *testing.T) {
 	}
 	if err := hs.wait(); err != nil {
 		t.Fatalf("Run = %v", err)
+	}
+}
+
+// A busy health address is named by its setting, with what to do.
+func TestHealthAddrInUseNamed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := testConfig(t)
+	cfg.Health.Addr = ln.Addr().String()
+	h, err := New(&testRole{}, cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = h.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "health.addr") || !strings.Contains(err.Error(), ln.Addr().String()) {
+		t.Fatalf("Run = %v; want an error naming health.addr and the address", err)
 	}
 }

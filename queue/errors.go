@@ -10,7 +10,7 @@ import (
 var (
 	// ErrNoProvider is wrapped by Connect when the context carries no
 	// Provider (the host did not put one there).
-	ErrNoProvider = errors.New("queue: no provider in context")
+	ErrNoProvider = errors.New("queue: no provider in context: pass queue.Connect the context the host gave your hook (OnStart, Run or OnStop), or one derived from it, not context.Background()")
 	// ErrClosed is wrapped by calls on a closed Provider.
 	ErrClosed = errors.New("queue: provider closed")
 	// ErrBadOptions is wrapped by NewProvider when Options are invalid.
