@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -112,6 +113,11 @@ func (i *instance) RequestRecycle(reason string) {
 	}
 	i.logger.Info("recycle requested", "reason", reason)
 	i.h.beginInstanceStop(i, &RecycleError{Reason: "recycle requested: " + reason})
+}
+
+func (i *instance) RequestStop(reason string) {
+	i.logger.Info("stop requested", "reason", reason)
+	i.h.Stop(errors.New("stop requested by the role: " + reason))
 }
 
 func (i *instance) OnChanging(fn func(context.Context, []string) error) {

@@ -249,3 +249,25 @@ func waitForFile(path string) bool {
 	}
 	return false
 }
+
+// A role whose work is done asks the host to stop: a clean stop, Run's
+// context cause naming the reason, OnStop called, Run returning nil.
+func TestRequestStop(t *testing.T) {
+	causes := make(chan error, 1)
+	r := &testRole{run: func(ctx context.Context, env role.Env) error {
+		env.RequestStop("all orders done")
+		<-ctx.Done()
+		causes <- context.Cause(ctx)
+		return nil
+	}}
+	hs := startHost(t, r, testConfig(t), nil)
+	if err := hs.wait(); err != nil {
+		t.Fatalf("Run = %v; want a clean stop", err)
+	}
+	if c := <-causes; c == nil || !errors.Is(c, ErrStopping) || !strings.Contains(c.Error(), "all orders done") {
+		t.Fatalf("Run's context cause %v; want the host stopping with the reason", c)
+	}
+	if r.count("OnStop") != 1 || r.count("OnStart") != 1 {
+		t.Fatalf("OnStart %d, OnStop %d; want 1 each (no recycle)", r.count("OnStart"), r.count("OnStop"))
+	}
+}

@@ -39,6 +39,15 @@ type Env interface {
 	// once; calling it more than once keeps the first reason.
 	RequestRecycle(reason string)
 
+	// RequestStop asks the host to stop the whole process gracefully, as
+	// SIGTERM does: readiness turns unhealthy, Run's context is cancelled
+	// (its cause names the reason), OnStop runs, and the process exits with
+	// code 0 unless the stop deadline passes. Use it for a role whose work
+	// is finished (a batch run, a demo's -exit-when-done); returning from
+	// Run recycles instead. It returns at once; later calls keep the first
+	// reason.
+	RequestStop(reason string)
+
 	// OnChanging registers a handler called before changed settings are
 	// applied, with the names of the settings that changed. Returning a
 	// non-nil error vetoes the live change: the instance recycles and the
