@@ -86,6 +86,15 @@
 //
 // Enqueue waits for the server's acknowledgement, never for a worker;
 // EnqueueBatch publishes asynchronously and waits for all acknowledgements.
+// Enqueue's wait is bounded by its context's deadline or, when the context
+// has none, by nats.go's default of 5 s. While a cluster fails over, an
+// enqueue error says what happened and wraps ErrNoLeader (no server leads
+// the stream: nothing was stored), ErrNotConfirmed (no acknowledgement in
+// time: the job may or may not be stored) or ErrDuplicateInProgress (an
+// earlier attempt with the same ID is still being stored). A retry with the
+// same WithID is safe in every case: the queue stores an ID once within its
+// DuplicateWindow. Without WithID, a retry after ErrNotConfirmed may store
+// a second copy.
 // A worker runs at most Concurrency handlers and, optionally, at most
 // RateLimit jobs per second; the backlog waits in the stream. Config.
 // MaxBacklog makes Enqueue fail fast with ErrBacklogFull instead of growing
