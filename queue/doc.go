@@ -12,6 +12,18 @@
 // outlives in-process recycles of the role; the host closes it after the
 // last OnStop. Role code gets the client with Connect(ctx).
 //
+// Provider.Check (the host's readiness) and Provider.Status report the
+// connection state and, with an external server, whether the open queues'
+// streams have leaders: on a cluster a stream loses its leader when its
+// server dies or the cluster loses quorum, and then nothing is enqueued or
+// processed although the connection is up. A monitor owned by the Client
+// asks about each level's stream (and, when replicated, its consumer)
+// every second in the background, every 250 ms while something is wrong,
+// and keeps its verdict, so Check never waits on the network; an error
+// wrapping ErrNoLeader names the queue, the level and the stream, and
+// clears by itself once a leader is elected. The embedded server runs no
+// monitor: its streams cannot lose their leader while the process lives.
+//
 // Durability: the embedded server syncs every write to disk before it
 // acknowledges a publish (Options.Sync "always", the default). nats-server's
 // own default is to sync every two minutes, so an OS crash or power loss can

@@ -114,6 +114,9 @@ func (p *Provider) Client(ctx context.Context) (*Client, error) {
 		}
 		return nil, err
 	}
+	if srv == nil {
+		c.mon = startStreamMonitor(c, p.opts.Logger)
+	}
 	p.mu.Lock()
 	p.client, p.srv = c, srv
 	p.mu.Unlock()
@@ -197,7 +200,10 @@ func (p *Provider) Close() error {
 
 // Check reports whether the queues are usable: nil when the Provider was
 // never used or its connection is up; otherwise an error naming the state
-// (disconnected, reconnecting, closed). The host's readiness probe uses it.
+// (disconnected, reconnecting, closed), or, on an external server, naming
+// an open queue's stream that has no leader (wrapping ErrNoLeader) as the
+// background stream monitor last saw it. It never blocks on the network.
+// The host's readiness probe uses it.
 func (p *Provider) Check() error {
 	p.mu.Lock()
 	c, closed := p.client, p.closed
@@ -210,7 +216,7 @@ func (p *Provider) Check() error {
 	}
 	switch st := c.nc.Status(); st {
 	case nats.CONNECTED, nats.DRAINING_PUBS, nats.DRAINING_SUBS:
-		return nil
+		return c.mon.check()
 	default:
 		return fmt.Errorf("queue: NATS connection %s", stateName(st))
 	}
@@ -241,6 +247,7 @@ type ProviderStatus struct {
 	Server     string        `json:"server,omitempty"`
 	Reconnects uint64        `json:"reconnects"`
 	Queues     []QueueFigure `json:"queues,omitempty"`
+	Streams    *StreamHealth `json:"streams,omitempty"` // leaders of the open queues' streams (external only)
 }
 
 // Status returns a ProviderStatus snapshot; it never contains credentials.
@@ -266,6 +273,7 @@ func (p *Provider) Status() any {
 		st.Server = c.nc.ConnectedUrlRedacted()
 		st.Reconnects = c.nc.Stats().Reconnects
 		st.Queues = c.figures()
+		st.Streams = c.mon.health()
 		sort.Slice(st.Queues, func(i, j int) bool { return st.Queues[i].Name < st.Queues[j].Name })
 	}
 	return st
@@ -300,6 +308,7 @@ type Client struct {
 	nc  *nats.Conn
 	js  jetstream.JetStream
 	log *slog.Logger
+	mon *streamMonitor // nil for the embedded server
 
 	mu     sync.Mutex
 	queues map[string]*Queue
@@ -322,6 +331,7 @@ func (c *Client) Conn() *nats.Conn { return c.nc }
 func (c *Client) JetStream() jetstream.JetStream { return c.js }
 
 func (c *Client) close() error {
+	c.mon.stop()
 	if c.nc.IsClosed() {
 		return nil
 	}
