@@ -238,6 +238,11 @@ func TestClusterLeaderKilledLosesNothing(t *testing.T) {
 	if victim == nil {
 		t.Fatalf("leader %q is none of the servers", leader)
 	}
+	// The level's consumer is a Raft group of its own whose leader serves
+	// the workers' pulls; led elsewhere, processing would go on without
+	// the stream's leader and only enqueues would wait. Lead both from
+	// the victim, so the kill costs both elections.
+	colocateConsumer(t, all, "CRQ_faults_p1", leader)
 	if !waitFor(func() bool {
 		for _, a := range addrs {
 			if code, _ := readyz(a); code != http.StatusOK {
@@ -349,4 +354,58 @@ func errKind(err error) string {
 		return "ErrDuplicateInProgress"
 	}
 	return err.Error()
+}
+
+// colocateConsumer moves the leadership of stream's consumer to server
+// (a leader step-down with a preferred placement), and waits until the
+// consumer reports it with both replicas current.
+func colocateConsumer(t *testing.T, url, stream, server string) {
+	t.Helper()
+	c := connectClient(t, url)
+	js := c.JetStream()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	for n := range s.ConsumerNames(ctx).Name() {
+		name = n
+	}
+	if name == "" {
+		t.Fatalf("stream %s has no consumer", stream)
+	}
+	leader := func() (string, int) {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		cons, err := s.Consumer(rctx, name)
+		if err != nil {
+			return "", 0
+		}
+		info, err := cons.Info(rctx)
+		if err != nil || info.Cluster == nil {
+			return "", 0
+		}
+		current := 0
+		for _, r := range info.Cluster.Replicas {
+			if r.Current {
+				current++
+			}
+		}
+		return info.Cluster.Leader, current
+	}
+	if l, _ := leader(); l != server {
+		subj := fmt.Sprintf("$JS.API.CONSUMER.LEADER.STEPDOWN.%s.%s", stream, name)
+		body := fmt.Sprintf(`{"placement":{"preferred":%q}}`, server)
+		if !waitFor(func() bool {
+			resp, err := c.Conn().Request(subj, []byte(body), 2*time.Second)
+			return err == nil && strings.Contains(string(resp.Data), `"success":true`)
+		}, waitTimeout) {
+			t.Fatalf("consumer %s of %s: leadership never moved to %s", name, stream, server)
+		}
+	}
+	if !waitFor(func() bool { l, cur := leader(); return l == server && cur == 2 }, waitTimeout) {
+		t.Fatalf("consumer %s of %s is not led by %s with two current replicas", name, stream, server)
+	}
 }
