@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 	"testing"
@@ -42,4 +43,39 @@ func TestRepeatLogBoundsLines(t *testing.T) {
 	if len(rs.m) != 1 {
 		t.Fatalf("%d keys left; want level 2's only", len(rs.m))
 	}
+}
+
+// A worker whose pulls are refused (its consumer is gone) logs it once,
+// not at every poll, and logs once that its pulls are answered again.
+func TestRefusedPullsLoggedOnce(t *testing.T) {
+	_, c := testClient(t)
+	ctx := context.Background()
+	q := testQueue(t, c, "rf", Config{Levels: 1})
+	logs := &testutil.Buffer{}
+	done := make(chan struct{}, 1)
+	startWorker(t, ctx, q, func(context.Context, *Job) error {
+		select {
+		case done <- struct{}{}:
+		default:
+		}
+		return nil
+	}, WorkerOptions{PollInterval: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+
+	if err := c.js.DeleteConsumer(ctx, levelStream("rf", 0), consumerName("rf", 0)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a refused pull", 10*time.Second, func() bool { return strings.Contains(logs.String(), "pull request refused") })
+	// Every pull request is a message on the worker's connection: wait
+	// for 20 more of them, each refused.
+	sent := c.nc.Stats().OutMsgs
+	waitFor(t, "20 more pull requests", 10*time.Second, func() bool { return c.nc.Stats().OutMsgs >= sent+20 })
+	testQueue(t, c, "rf", Config{Levels: 1}) // the consumer again
+	if _, err := q.Enqueue(ctx, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, done, "the job after the consumer came back")
+	if n := strings.Count(logs.String(), "pull request refused"); n != 1 {
+		t.Fatalf("%d refused-pull lines for one outage of 20 pulls; want 1:\n%s", n, logs)
+	}
+	waitFor(t, "the recovery line", 10*time.Second, func() bool { return strings.Contains(logs.String(), "pull requests answered again") })
 }
