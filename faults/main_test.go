@@ -12,10 +12,11 @@ import (
 	"go.uber.org/goleak"
 )
 
-// The role binaries of the process scenarios, built once: internal/testrole
-// (lifecycle behaviour by settings) and internal/faultrole (a queue worker
-// that records every job it finished).
-var testroleBin, faultroleBin string
+// The binaries of the process scenarios, built once: internal/testrole
+// (lifecycle behaviour by settings), internal/faultrole (a queue worker
+// that records every job it finished) and internal/natsserver (a
+// nats-server process, to be SIGKILLed).
+var testroleBin, faultroleBin, natsserverBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "cloudrole-faults")
@@ -25,8 +26,10 @@ func TestMain(m *testing.M) {
 	}
 	testroleBin = filepath.Join(dir, "testrole")
 	faultroleBin = filepath.Join(dir, "faultrole")
+	natsserverBin = filepath.Join(dir, "natsserver")
 	build := exec.Command("go", "build", "-o", dir+"/",
-		"github.com/cloudrole/cloudrole/internal/testrole", "github.com/cloudrole/cloudrole/internal/faultrole")
+		"github.com/cloudrole/cloudrole/internal/testrole", "github.com/cloudrole/cloudrole/internal/faultrole",
+		"github.com/cloudrole/cloudrole/internal/natsserver")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building the role binaries:", err)

@@ -110,6 +110,9 @@ func (p *Provider) connected(nc *nats.Conn) (*Client, error) {
 		nc.Close()
 		return nil, fmt.Errorf("queue: connect to %s: %w", redactURL(p.opts.URL), ErrClosed)
 	}
+	// An external server's streams can lose their leader while the
+	// connection stays up: watch them for Check and Status.
+	c.mon = startStreamMonitor(c, p.opts.Logger)
 	p.mu.Lock()
 	rec := p.dial
 	p.client, p.dial = c, connectRecord{}

@@ -43,6 +43,7 @@ type dispatchState struct {
 	prepaid    bool      // a rate token is reserved for rateAt
 	rateAt     time.Time // when the reserved token is due
 	stopping   bool
+	refused    repeatLogs[int] // per level, pull requests refused (no leader): logged once, then every 30 s
 }
 
 // mark notes that level l may hold jobs.
@@ -302,9 +303,10 @@ func (w *worker) arrive(a arrival) {
 			// are all promised to requests already open.
 			w.end(a.lane)
 			w.clear(r.level, r.gen)
+			w.d.refused.end(r.level, w.log, "queue: pull requests answered again", "level")
 		default:
 			w.end(a.lane)
-			w.log.Warn("queue: pull request refused", "level", r.level, "status", code, "description", m.Header.Get("Description"))
+			w.d.refused.occur(r.level, w.log, time.Now(), "queue: pull request refused", "level", r.level, "status", code, "description", m.Header.Get("Description"))
 			w.mark(r.level, time.Now().UnixNano())
 			w.d.pauseUntil = time.Now().Add(w.o.PollInterval)
 		}
@@ -323,6 +325,7 @@ func (w *worker) arrive(a arrival) {
 	}
 	r.got++
 	w.d.credit--
+	w.d.refused.end(r.level, w.log, "queue: pull requests answered again", "level")
 	if r.got == 1 {
 		w.waitSince[r.level].Store(time.Now().UnixNano())
 	}

@@ -39,6 +39,18 @@
 // to fsync every write as the embedded server does, set
 // "jetstream { sync_interval: always }" on every server.
 //
+// Provider.Check (the host's readiness) and Provider.Status report the
+// connection state and, with an external server, whether the open queues'
+// streams have leaders: on a cluster a stream loses its leader when its
+// server dies or the cluster loses quorum, and then nothing is enqueued or
+// processed although the connection is up. A monitor owned by the Client
+// asks about each level's stream (and, when replicated, its consumer)
+// every second in the background, every 250 ms while something is wrong,
+// and keeps its verdict, so Check never waits on the network; an error
+// wrapping ErrNoLeader names the queue, the level and the stream, and
+// clears by itself once a leader is elected. The embedded server runs no
+// monitor: its streams cannot lose their leader while the process lives.
+//
 // Durability: the embedded server syncs every write to disk before it
 // acknowledges a publish (Options.Sync "always", the default). nats-server's
 // own default is to sync every two minutes, so an OS crash or power loss can
@@ -174,6 +186,15 @@
 //
 // Enqueue waits for the server's acknowledgement, never for a worker;
 // EnqueueBatch publishes asynchronously and waits for all acknowledgements.
+// Enqueue's wait is bounded by its context's deadline or, when the context
+// has none, by nats.go's default of 5 s. While a cluster fails over, an
+// enqueue error says what happened and wraps ErrNoLeader (no server leads
+// the stream: nothing was stored), ErrNotConfirmed (no acknowledgement in
+// time: the job may or may not be stored) or ErrDuplicateInProgress (an
+// earlier attempt with the same ID is still being stored). A retry with the
+// same WithID is safe in every case: the queue stores an ID once within its
+// DuplicateWindow. Without WithID, a retry after ErrNotConfirmed may store
+// a second copy.
 // A worker runs at most Concurrency handlers and, optionally, at most
 // RateLimit jobs per second; the backlog waits in the stream. Config.
 // MaxBacklog makes Enqueue fail fast with ErrBacklogFull instead of growing

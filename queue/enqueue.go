@@ -147,6 +147,11 @@ func (q *Queue) checkSize(m *nats.Msg) error {
 // for a worker. Errors: ErrBadPriority, ErrBadID, ErrPayloadTooLarge,
 // ErrBacklogFull (wrapped, naming the queue and limit; nothing stored), or
 // the publish error. A failed enqueue may be retried safely with WithID.
+// Without a deadline on ctx, the wait for the acknowledgement is bounded
+// by nats.go's default of 5 s. On a cluster failing over the error says
+// what happened and wraps ErrNoLeader (nothing stored), ErrNotConfirmed
+// (the job may be stored) or ErrDuplicateInProgress (an earlier attempt
+// with the same ID is still being stored).
 func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOption) (string, error) {
 	m, id, err := q.build(payload, opts)
 	if err != nil {
@@ -169,7 +174,7 @@ func (q *Queue) pubErr(err error) error {
 	if errors.As(err, &apiErr) && strings.Contains(apiErr.Description, "maximum messages") {
 		return fmt.Errorf("queue %q: %w: it holds its limit of %d jobs; nothing was enqueued", q.name, ErrBacklogFull, q.cfg.MaxBacklog)
 	}
-	return fmt.Errorf("queue %q: enqueue: %w", q.name, err)
+	return fmt.Errorf("queue %q: enqueue: %w", q.name, explainPublish(err, q.cfg.DuplicateWindow))
 }
 
 // BatchError reports the messages of an EnqueueBatch that failed; the

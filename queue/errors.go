@@ -103,3 +103,29 @@ type PanicError struct {
 
 // Error names the panic value.
 func (e *PanicError) Error() string { return fmt.Sprintf("handler panic: %v", e.Value) }
+
+// Errors of a cluster failing over. They are wrapped together with the
+// nats.go or server error that caused them, so errors.Is finds both (for
+// example ErrNoLeader and jetstream.ErrNoStreamResponse).
+var (
+	// ErrNoLeader is wrapped by Provider.Check and by an enqueue when no
+	// server leads one of the queue's streams (or its consumer): the
+	// leader is down and no other has been elected yet, because the
+	// cluster lost quorum or an election is under way. It clears by
+	// itself once a leader is elected; an enqueue that wraps it stored
+	// nothing.
+	ErrNoLeader = errors.New("queue: no stream leader")
+	// ErrNotConfirmed is wrapped by an enqueue whose acknowledgement did
+	// not arrive within its deadline (the caller's, or nats.go's 5 s
+	// default when the context has none): the job may or may not be
+	// stored. Retrying with the same WithID is safe within the queue's
+	// DuplicateWindow (it is stored once); without WithID a retry may store
+	// a second copy.
+	ErrNotConfirmed = errors.New("queue: enqueue not confirmed")
+	// ErrDuplicateInProgress is wrapped by an enqueue refused because an
+	// earlier publish with the same ID is still being stored (replicated)
+	// on the stream, typically a timed-out attempt while the stream had
+	// no quorum. This publish stored nothing; retrying with the same ID
+	// is safe: it is deduplicated if the earlier one was stored.
+	ErrDuplicateInProgress = errors.New("queue: a publish with the same ID is still being stored")
+)

@@ -197,8 +197,10 @@ func (p *Provider) Close() error {
 // never used or its connection is up; otherwise an error naming the state
 // (disconnected, reconnecting, closed) or, before the first connection to
 // an external server, what Client waits for: the server's URL without
-// credentials, the last error and the attempt count. The host's readiness
-// probe uses it.
+// credentials, the last error and the attempt count; or, once connected to
+// an external server, an open queue's stream that has no leader (wrapping
+// ErrNoLeader) as the background stream monitor last saw it. It never
+// blocks on the network. The host's readiness probe uses it.
 func (p *Provider) Check() error {
 	p.mu.Lock()
 	c, closed := p.client, p.closed
@@ -211,7 +213,7 @@ func (p *Provider) Check() error {
 	}
 	switch st := c.nc.Status(); st {
 	case nats.CONNECTED, nats.DRAINING_PUBS, nats.DRAINING_SUBS:
-		return nil
+		return c.mon.check()
 	default:
 		return fmt.Errorf("queue: NATS connection %s", stateName(st))
 	}
@@ -242,6 +244,7 @@ type ProviderStatus struct {
 	Server     string        `json:"server,omitempty"`
 	Reconnects uint64        `json:"reconnects"`
 	Queues     []QueueFigure `json:"queues,omitempty"`
+	Streams    *StreamHealth `json:"streams,omitempty"` // leaders of the open queues' streams (external only)
 
 	// Before the first connection to an external server (State
 	// "connecting"): the failed attempts, the last error and when the
@@ -277,6 +280,7 @@ func (p *Provider) Status() any {
 		st.Server = redactURL(c.nc.ConnectedUrl())
 		st.Reconnects = c.nc.Stats().Reconnects
 		st.Queues = c.figures()
+		st.Streams = c.mon.health()
 		sort.Slice(st.Queues, func(i, j int) bool { return st.Queues[i].Name < st.Queues[j].Name })
 	}
 	return st
@@ -311,6 +315,7 @@ type Client struct {
 	nc  *nats.Conn
 	js  jetstream.JetStream
 	log *slog.Logger
+	mon *streamMonitor // nil for the embedded server
 
 	mu     sync.Mutex
 	queues map[string]*Queue
@@ -333,6 +338,7 @@ func (c *Client) Conn() *nats.Conn { return c.nc }
 func (c *Client) JetStream() jetstream.JetStream { return c.js }
 
 func (c *Client) close() error {
+	c.mon.stop()
 	if c.nc.IsClosed() {
 		return nil
 	}
