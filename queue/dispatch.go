@@ -143,6 +143,7 @@ func (w *worker) dispatch(ctx context.Context) error {
 	alarm.Stop()
 	defer alarm.Stop()
 	var armed time.Time
+	reconnected := w.q.c.reconn.signal()
 	for {
 		if ctx.Err() != nil {
 			return w.finish()
@@ -178,6 +179,11 @@ func (w *worker) dispatch(ctx context.Context) error {
 		case <-alarm.C:
 			armed = time.Time{}
 			if err := w.onAlarm(time.Now()); err != nil {
+				return err
+			}
+		case <-reconnected:
+			reconnected = w.q.c.reconn.signal()
+			if err := w.resend(); err != nil {
 				return err
 			}
 		case <-ctx.Done():
@@ -395,11 +401,33 @@ func (w *worker) onAlarm(now time.Time) error {
 	return w.expire(now)
 }
 
+// resend gives up every open request after a reconnect (the server lost
+// them with the connection) so that issue sends new ones at once.
+func (w *worker) resend() error {
+	n := 0
+	for _, ln := range w.pull.lanes {
+		if ln.req != nil {
+			n++
+		}
+	}
+	if n > 0 {
+		w.log.Info("queue: connection back; re-sending the pull requests it lost", "requests", n)
+	}
+	return w.giveUp(func(*pullReq) bool { return true }, false)
+}
+
 // expire gives up requests past their deadline.
 func (w *worker) expire(now time.Time) error {
+	return w.giveUp(func(r *pullReq) bool { return !now.Before(r.deadline) }, true)
+}
+
+// giveUp ends the open requests for which lost holds and gives their lanes
+// new inboxes (a late answer to an old one counts as a stray).
+func (w *worker) giveUp(lost func(*pullReq) bool, warn bool) error {
+	now := time.Now()
 	for _, ln := range append([]*lane(nil), w.pull.lanes...) {
 		r := ln.req
-		if r == nil || now.Before(r.deadline) {
+		if r == nil || !lost(r) {
 			continue
 		}
 		w.end(ln)
@@ -413,7 +441,7 @@ func (w *worker) expire(now time.Time) error {
 			// reused, so a late answer counts as a stray.
 			continue
 		}
-		if !w.q.c.nc.IsClosed() {
+		if warn && !w.q.c.nc.IsClosed() {
 			w.log.Warn("queue: pull request unanswered; given up", "level", r.level, "after", pullTimeout)
 		}
 	}

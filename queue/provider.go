@@ -137,6 +137,12 @@ func (p *Provider) connOptions() []nats.Option {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			p.opts.Logger.Info("queue: reconnected to NATS", "server", redactURL(nc.ConnectedUrl()))
+			p.mu.Lock()
+			c := p.client
+			p.mu.Unlock()
+			if c != nil {
+				c.reconn.happened()
+			}
 		}),
 	}
 }
@@ -317,6 +323,8 @@ type Client struct {
 	log *slog.Logger
 	mon *streamMonitor // nil for the embedded server
 
+	reconn *reconnects
+
 	mu     sync.Mutex
 	queues map[string]*Queue
 }
@@ -328,7 +336,7 @@ func newClient(nc *nats.Conn, log *slog.Logger) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queue: jetstream: %w", err)
 	}
-	return &Client{nc: nc, js: js, log: log, queues: make(map[string]*Queue)}, nil
+	return &Client{nc: nc, js: js, log: log, queues: make(map[string]*Queue), reconn: newReconnects()}, nil
 }
 
 // Conn returns the underlying NATS connection. Do not close it.
