@@ -23,7 +23,7 @@ func sentAt(b []byte) time.Time { return time.Unix(0, int64(binary.LittleEndian.
 
 // crQueue connects to url and opens the bench queue.
 func crQueue(ctx context.Context, url string) (*queue.Queue, func(), error) {
-	p, err := queue.NewProvider(queue.Options{URL: url})
+	p, err := queue.NewProvider(queue.Options{NATS: queue.NATS{URL: url}})
 	if err != nil {
 		return nil, nil, err
 	}

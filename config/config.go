@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/cloudrole/cloudrole/internal/natsopts"
 	"time"
 
 	"github.com/cloudrole/cloudrole/startup"
@@ -84,32 +85,13 @@ type Log struct {
 	Format string
 }
 
-// NATS configures the queue connection. With URL empty the host runs an
-// embedded server the first time a role uses a queue.
-type NATS struct {
-	// URL of an external NATS server or cluster (comma-separated); empty
-	// means embedded.
-	URL string
-	// CredsFile is a NATS credentials file (JWT + nkey seed).
-	CredsFile string
-	// User and Password authenticate with a user/password.
-	User, Password string
-	// Token authenticates with a token.
-	Token string
-	// TLS configures client TLS; files are PEM.
-	TLSCA, TLSCert, TLSKey string
-	// StoreDir holds the embedded server's JetStream files. Default and
-	// Load fill it with "<data_dir>/nats"; code that changes Role.DataDir
-	// afterwards must set it too.
-	StoreDir string
-	// Sync is the embedded server's fsync policy: "always" (fsync every
-	// write before acknowledging it) or an interval such as "2m". Defaults
-	// to "always".
-	Sync string
-	// Listen is the embedded server's client address. Defaults to
-	// "127.0.0.1:-1" (loopback, a free port).
-	Listen string
-}
+// NATS is the nats section: where the queues live (an external server, or
+// the embedded one). It is the same type as queue.NATS, so the host hands
+// it to the queue provider whole, and one validator (Validate, at load)
+// decides what both accept. Load fills StoreDir with "<data_dir>/nats";
+// code that changes Role.DataDir afterwards must set it too. Sync defaults
+// to "always", Listen to "127.0.0.1:-1".
+type NATS = natsopts.Settings
 
 // Service configures installation as an OS service.
 type Service struct {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/cloudrole/cloudrole/internal/natsopts"
 	"sort"
 	"strings"
 )
@@ -112,8 +113,8 @@ func (p *parser) setSettingFromEnv(envName, name, value string) {
 // embeddedOnlyKey reports whether path is one of the embedded server's
 // keys, which an empty override resets to the default.
 func embeddedOnlyKey(path string) bool {
-	for _, e := range embeddedOnly {
-		if e.key == path {
+	for _, e := range natsopts.EmbeddedOnly {
+		if "nats."+e.Key == path {
 			return true
 		}
 	}

@@ -18,7 +18,7 @@ func TestEnvOverridesEverySection(t *testing.T) {
 		"CLOUDROLE_HEALTH_ADDR=off",
 		"CLOUDROLE_LOG_LEVEL=warn", "CLOUDROLE_LOG_FORMAT=json",
 		"CLOUDROLE_NATS_URL=nats://n:4222", "CLOUDROLE_NATS_CREDS_FILE=/c", "CLOUDROLE_NATS_USER=u",
-		"CLOUDROLE_NATS_PASSWORD=p", "CLOUDROLE_NATS_TOKEN=t", "CLOUDROLE_NATS_TLS_CA=/ca",
+		"CLOUDROLE_NATS_PASSWORD=p", "CLOUDROLE_NATS_TLS_CA=/ca",
 		"CLOUDROLE_NATS_TLS_CERT=/cert", "CLOUDROLE_NATS_TLS_KEY=/key",
 		"CLOUDROLE_SERVICE_NAME=svc", "CLOUDROLE_SERVICE_DISPLAY_NAME=Svc", "CLOUDROLE_SERVICE_DESCRIPTION=d",
 		"CLOUDROLE_SERVICE_USER=nobody", "CLOUDROLE_SERVICE_WORKING_DIR=/w",
@@ -31,7 +31,7 @@ func TestEnvOverridesEverySection(t *testing.T) {
 			BackoffMax: 4 * time.Second, MaxFailures: 2, FailureAction: "exit", HandlerTimeout: time.Second},
 		Health: Health{Addr: "off"},
 		Log:    Log{Level: "warn", Format: "json"},
-		NATS: NATS{URL: "nats://n:4222", CredsFile: "/c", User: "u", Password: "p", Token: "t", TLSCA: "/ca",
+		NATS: NATS{URL: "nats://n:4222", CredsFile: "/c", User: "u", Password: "p", TLSCA: "/ca",
 			TLSCert: "/cert", TLSKey: "/key", StoreDir: "/d/nats", Sync: "always", Listen: "127.0.0.1:-1"},
 		Service: Service{Name: "svc", DisplayName: "Svc", Description: "d", User: "nobody", WorkingDir: "/w"},
 	}
@@ -46,12 +46,16 @@ func TestEnvOverridesEverySection(t *testing.T) {
 	if n := mustParse(t, "nats: {store_dir: x, sync: 2m, listen: \"127.0.0.1:1\"}\n", embedded...).NATS; n.StoreDir != "/js" || n.Sync != "1s" || n.Listen != "127.0.0.1:0" {
 		t.Fatalf("embedded keys from the environment: %+v", n)
 	}
+	token := []string{"CLOUDROLE_NATS_URL=nats://n:4222", "CLOUDROLE_NATS_TOKEN=t"}
+	if n := mustParse(t, "", token...).NATS; n.Token != "t" {
+		t.Fatalf("token from the environment: %+v", n)
+	}
 	// Every schema key is in env, so a new key without an override test fails.
 	for _, s := range schema {
 		for _, f := range s.fields {
 			name := "CLOUDROLE_" + strings.ToUpper(s.name+"_"+f.key) + "="
 			found := false
-			for _, kv := range append(env, embedded...) {
+			for _, kv := range append(append(env, embedded...), token...) {
 				found = found || strings.HasPrefix(kv, name)
 			}
 			if !found {

@@ -82,7 +82,6 @@ nats:
   creds_file: secrets/orders.creds
   user: orders
   password: hunter2
-  token: tok
   tls_ca: /pki/ca.pem
   tls_cert: /pki/cert.pem
   tls_key: /pki/key.pem
@@ -131,7 +130,7 @@ func TestEveryFieldParsed(t *testing.T) {
 		Health: Health{Addr: "0.0.0.0:9090"},
 		Log:    Log{Level: "debug", Format: "json"},
 		NATS: NATS{URL: "nats://a.example:4222, tls://b.example:4222",
-			CredsFile: "/etc/roles/secrets/orders.creds", User: "orders", Password: "hunter2", Token: "tok",
+			CredsFile: "/etc/roles/secrets/orders.creds", User: "orders", Password: "hunter2",
 			TLSCA: "/pki/ca.pem", TLSCert: "/pki/cert.pem", TLSKey: "/pki/key.pem",
 			StoreDir: "/var/lib/orders/nats", Sync: "always", Listen: "127.0.0.1:-1"},
 		Service: Service{Name: "orders-svc", DisplayName: "Orders worker", Description: "Processes orders",
@@ -164,10 +163,17 @@ const embeddedYAML = `nats:
   listen: 127.0.0.1:4333
 `
 
-// Every schema key appears in fullYAML or embeddedYAML, so a key added to
+// tokenYAML authenticates with a token: one of token, user/password or
+// creds_file, so it cannot go into fullYAML.
+const tokenYAML = `nats:
+  url: nats://a.example:4222
+  token: tok
+`
+
+// Every schema key appears in fullYAML, embeddedYAML or tokenYAML, so a key added to
 // the schema without a test fails here.
 func TestFullYAMLCoversSchema(t *testing.T) {
-	all := "\n" + fullYAML + "\n" + embeddedYAML
+	all := "\n" + fullYAML + "\n" + embeddedYAML + "\n" + tokenYAML
 	for _, s := range schema {
 		for _, k := range s.keys() {
 			if !strings.Contains(all, "\n"+s.name+":") || !strings.Contains(all, "\n  "+k+":") {
@@ -180,7 +186,10 @@ func TestFullYAMLCoversSchema(t *testing.T) {
 // Relative paths resolve against the config file's directory, not the
 // working directory; absolute ones stay; the store dir follows the data dir.
 func TestRelativePaths(t *testing.T) {
-	c := mustParse(t, "role: {data_dir: state}\nnats: {tls_ca: ../pki/ca.pem}\nservice: {working_dir: .}\n")
+	if n := mustParse(t, tokenYAML).NATS; n.Token != "tok" {
+		t.Fatalf("token: %+v", n)
+	}
+	c := mustParse(t, "role: {data_dir: state}\nnats: {url: \"nats://n:4222\", tls_ca: ../pki/ca.pem}\nservice: {working_dir: .}\n")
 	if c.Role.DataDir != "/etc/roles/state" || c.NATS.StoreDir != "/etc/roles/state/nats" ||
 		c.NATS.TLSCA != "/etc/pki/ca.pem" || c.Service.WorkingDir != "/etc/roles" {
 		t.Fatalf("paths: data %q store %q ca %q wd %q", c.Role.DataDir, c.NATS.StoreDir, c.NATS.TLSCA, c.Service.WorkingDir)

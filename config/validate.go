@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -77,88 +76,32 @@ func (p *parser) validate() {
 
 var roleNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
-// validPort accepts an absent port (the client's default) or 1..65535.
-func validPort(port string) bool {
-	if port == "" {
-		return true
-	}
-	n, err := strconv.Atoi(port)
-	return err == nil && n >= 1 && n <= 65535
-}
-
 func (p *parser) validateNATS() {
-	n := p.cfg.NATS
-	if n.URL != "" {
-		for _, u := range strings.Split(n.URL, ",") {
-			parsed, err := url.Parse(strings.TrimSpace(u))
-			switch {
-			case err != nil:
-				p.errorf("nats.url", "%s is not a URL", quote(redactURL(u)))
-			case parsed.Scheme != "nats" && parsed.Scheme != "tls" && parsed.Scheme != "ws" && parsed.Scheme != "wss":
-				p.errorf("nats.url", "%s: scheme must be nats://, tls://, ws:// or wss://", quote(redactURL(u)))
-			case parsed.Hostname() == "":
-				p.errorf("nats.url", "%s has no host", quote(redactURL(u)))
-			case !validPort(parsed.Port()):
-				p.errorf("nats.url", "%s: port %s is not 1 to 65535", quote(redactURL(u)), quote(parsed.Port()))
-			}
-		}
-	}
-	if (n.User == "") != (n.Password == "") {
-		if n.User == "" {
-			p.errorf("nats.password", "a password needs a user")
-		} else {
-			p.errorf("nats.user", "a user needs a password")
-		}
-	}
-	if (n.TLSCert == "") != (n.TLSKey == "") {
-		p.errorf("nats.tls_cert", "tls_cert and tls_key go together")
-	}
-	if n.URL != "" && p.refuseEmbeddedOnly() {
-		return // the embedded-only values are refused whole; their form does not matter
-	}
-	if n.Sync != "always" {
-		if d, err := parseDuration(n.Sync); err != nil || d == 0 {
-			p.errorf("nats.sync", "%s is not \"always\" or a positive interval like \"1s\"", quote(n.Sync))
-		}
-	}
-	if err := checkHostPort(n.Listen, true); err != "" {
-		p.errorf("nats.listen", "%s: %s", quote(n.Listen), err)
-	}
-}
-
-// embeddedOnly are the nats keys that configure the embedded server, and
-// why each does nothing for an external one.
-var embeddedOnly = []struct{ key, why string }{
-	{"nats.store_dir", "an external server keeps its JetStream files where its own config says (jetstream { store_dir: ... })"},
-	{"nats.sync", "an external server's fsync policy is its own config: for the embedded default's durability set jetstream { sync_interval: always } on every server (see docs/config.md)"},
-	{"nats.listen", "the host runs no server to listen"},
-}
-
-// refuseEmbeddedOnly reports the embedded-only keys given together with
-// nats.url: they would be ignored, and a sync setting silently so. It
-// returns whether it reported any.
-func (p *parser) refuseEmbeddedOnly() bool {
-	env, urlFromEnv := p.envs["nats.url"]
-	refused := false
-	for _, e := range embeddedOnly {
-		if !p.given(e.key) {
+	for _, pr := range p.cfg.NATS.Check(func(key string) bool { return p.given("nats." + key) }) {
+		if pr.Why != "" {
+			p.errorf("nats."+pr.Key, "configures the embedded server, but nats.url is set%s: %s", p.natsWhere(pr.Key), pr.Why)
 			continue
 		}
-		where := ""
-		switch _, keyInFile := p.lines[e.key]; {
-		case urlFromEnv && keyInFile:
-			// A file written for the embedded server, switched to an
-			// external one from the environment: say how to drop the key.
-			where = fmt.Sprintf(" (by %s; an empty %s drops the file's value)", env, envPrefix+strings.ToUpper(strings.ReplaceAll(e.key, ".", "_")))
-		case urlFromEnv:
-			where = " (by " + env + ")"
-		case p.lines["nats.url"] > 0:
-			where = fmt.Sprintf(" (line %d)", p.lines["nats.url"])
-		}
-		p.errorf(e.key, "configures the embedded server, but nats.url is set%s: %s", where, e.why)
-		refused = true
+		p.errorf("nats."+pr.Key, "%s", pr.Msg)
 	}
-	return refused
+}
+
+// natsWhere adds, to the refusal of an embedded-only key beside nats.url,
+// where the url comes from, and how to drop a file's value when the url
+// came from the environment.
+func (p *parser) natsWhere(key string) string {
+	env, urlFromEnv := p.envs["nats.url"]
+	switch _, keyInFile := p.lines["nats."+key]; {
+	case urlFromEnv && keyInFile:
+		// A file written for the embedded server, switched to an external
+		// one from the environment: say how to drop the key.
+		return fmt.Sprintf(" (by %s; an empty %s drops the file's value)", env, envPrefix+"NATS_"+strings.ToUpper(key))
+	case urlFromEnv:
+		return " (by " + env + ")"
+	case p.lines["nats.url"] > 0:
+		return fmt.Sprintf(" (line %d)", p.lines["nats.url"])
+	}
+	return ""
 }
 
 // given reports whether key was set in the file or the environment. A
@@ -180,22 +123,6 @@ func (p *parser) given(key string) bool {
 		return n.Listen != def.Listen
 	}
 	return false
-}
-
-// redactURL hides a URL's user information (it may hold a password or a
-// token), even in text that does not parse as a URL.
-func redactURL(u string) string {
-	u = strings.TrimSpace(u)
-	start := strings.Index(u, "://")
-	if start < 0 {
-		start = 0
-	} else {
-		start += 3
-	}
-	if at := strings.LastIndex(u[start:], "@"); at >= 0 {
-		return u[:start] + "REDACTED" + u[start+at:]
-	}
-	return u
 }
 
 // checkHostPort returns what is wrong with a host:port address, or "".

@@ -66,7 +66,7 @@ func TestKilledAfterHandlersReturnedRerunsBounded(t *testing.T) {
 // an embedded server (sync: always) on storeDir, then shuts it down.
 func fillStore(t *testing.T, storeDir string, cfg queue.Config, n int) []string {
 	t.Helper()
-	p, err := queue.NewProvider(queue.Options{StoreDir: storeDir, Sync: "always"})
+	p, err := queue.NewProvider(queue.Options{NATS: queue.NATS{StoreDir: storeDir, Sync: "always"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func waitClient(t *testing.T, url string, role *worker) *queue.Client {
 	t.Helper()
 	var c *queue.Client
 	if !waitFor(func() bool {
-		p, err := queue.NewProvider(queue.Options{URL: url})
+		p, err := queue.NewProvider(queue.Options{NATS: queue.NATS{URL: url}})
 		if err != nil {
 			t.Fatal(err)
 		}

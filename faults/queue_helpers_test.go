@@ -206,7 +206,7 @@ func effects(t *testing.T, files ...string) map[string]int {
 // connectClient connects a queue client to url, closed at the test's end.
 func connectClient(t *testing.T, url string) *queue.Client {
 	t.Helper()
-	p, err := queue.NewProvider(queue.Options{URL: url})
+	p, err := queue.NewProvider(queue.Options{NATS: queue.NATS{URL: url}})
 	if err != nil {
 		t.Fatal(err)
 	}

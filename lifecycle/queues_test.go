@@ -122,7 +122,7 @@ func TestReadinessFollowsQueueConnection(t *testing.T) {
 	url := srv.ClientURL()
 	sopts.Port = srv.Addr().(*net.TCPAddr).Port
 
-	p, err := queue.NewProvider(queue.Options{URL: url})
+	p, err := queue.NewProvider(queue.Options{NATS: queue.NATS{URL: url}})
 	if err != nil {
 		t.Fatal(err)
 	}

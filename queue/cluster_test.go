@@ -80,7 +80,7 @@ func TestClusterR3LeaderLoss(t *testing.T) {
 	for _, s := range srvs {
 		urls = append(urls, s.ClientURL())
 	}
-	p, err := NewProvider(Options{URL: strings.Join(urls, ",")})
+	p, err := NewProvider(Options{NATS: NATS{URL: strings.Join(urls, ",")}})
 	if err != nil {
 		t.Fatal(err)
 	}

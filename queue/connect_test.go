@@ -80,7 +80,7 @@ func waitAttempts(t *testing.T, p *Provider, n int) {
 func TestClientWaitsForLateServer(t *testing.T) {
 	port := freePort(t)
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
-	p, logs := externalProvider(t, Options{URL: url})
+	p, logs := externalProvider(t, Options{NATS: NATS{URL: url}})
 	res := clientAsync(p, context.Background())
 	waitAttempts(t, p, 3)
 
@@ -129,7 +129,7 @@ func TestClientWaitsForLateServer(t *testing.T) {
 // Cancelling the caller's ctx ends the wait at once, with ctx's error
 // and the last failure.
 func TestClientCtxCancelEndsConnect(t *testing.T) {
-	p, _ := externalProvider(t, Options{URL: fmt.Sprintf("nats://127.0.0.1:%d", freePort(t))})
+	p, _ := externalProvider(t, Options{NATS: NATS{URL: fmt.Sprintf("nats://127.0.0.1:%d", freePort(t))}})
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	res := clientAsync(p, ctx)
@@ -161,7 +161,7 @@ func TestClientCtxCancelEndsConnect(t *testing.T) {
 // ErrClosed.
 func TestCloseInterruptsConnect(t *testing.T) {
 	t.Run("backoff", func(t *testing.T) {
-		p, _ := externalProvider(t, Options{URL: fmt.Sprintf("nats://127.0.0.1:%d", freePort(t))})
+		p, _ := externalProvider(t, Options{NATS: NATS{URL: fmt.Sprintf("nats://127.0.0.1:%d", freePort(t))}})
 		res := clientAsync(p, context.Background())
 		waitAttempts(t, p, 5)
 		closeAndCheck(t, p, res)
@@ -179,7 +179,7 @@ func TestCloseInterruptsConnect(t *testing.T) {
 				accepted <- c
 			}
 		}()
-		p, _ := externalProvider(t, Options{URL: "nats://" + ln.Addr().String()})
+		p, _ := externalProvider(t, Options{NATS: NATS{URL: "nats://" + ln.Addr().String()}})
 		res := clientAsync(p, context.Background())
 		conn := recv(t, accepted, "the connection attempt")
 		defer conn.Close()
@@ -217,9 +217,9 @@ func TestConnectWrongPassword(t *testing.T) {
 	port := freePort(t)
 	startServerOn(t, port, func(o *server.Options) { o.Username, o.Password = "alice", "right-pw" })
 	for _, o := range []Options{
-		{URL: fmt.Sprintf("nats://127.0.0.1:%d", port), User: "alice", Password: secret},
-		{URL: fmt.Sprintf("nats://alice:%s@127.0.0.1:%d", secret, port)},
-		{URL: fmt.Sprintf("nats://%s@127.0.0.1:%d", secret, port)}, // a token
+		{NATS: NATS{URL: fmt.Sprintf("nats://127.0.0.1:%d", port), User: "alice", Password: secret}},
+		{NATS: NATS{URL: fmt.Sprintf("nats://alice:%s@127.0.0.1:%d", secret, port)}},
+		{NATS: NATS{URL: fmt.Sprintf("nats://%s@127.0.0.1:%d", secret, port)}}, // a token
 	} {
 		p, logs := externalProvider(t, o)
 		res := clientAsync(p, context.Background())
@@ -246,7 +246,7 @@ func TestConnectWrongPassword(t *testing.T) {
 		}
 		mustErrIs(t, recv(t, res, "Client after Close").err, ErrClosed)
 	}
-	p, _ := externalProvider(t, Options{URL: fmt.Sprintf("nats://127.0.0.1:%d", port), User: "alice", Password: "right-pw"})
+	p, _ := externalProvider(t, Options{NATS: NATS{URL: fmt.Sprintf("nats://127.0.0.1:%d", port), User: "alice", Password: "right-pw"}})
 	if _, err := p.Client(context.Background()); err != nil {
 		t.Fatalf("right password: %v", err)
 	}
@@ -256,7 +256,7 @@ func TestConnectWrongPassword(t *testing.T) {
 // a new kind of failure at once.
 func TestConnectLogReminder(t *testing.T) {
 	port := freePort(t)
-	p, logs := externalProvider(t, Options{URL: fmt.Sprintf("nats://127.0.0.1:%d", port)})
+	p, logs := externalProvider(t, Options{NATS: NATS{URL: fmt.Sprintf("nats://127.0.0.1:%d", port)}})
 	p.opts.connectRemind = 0 // every repeat is due
 	res := clientAsync(p, context.Background())
 	waitAttempts(t, p, 3)
@@ -273,7 +273,7 @@ func TestConnectLogReminder(t *testing.T) {
 // caller giving up does not disturb the others.
 func TestConcurrentClientsShareConnect(t *testing.T) {
 	port := freePort(t)
-	p, _ := externalProvider(t, Options{URL: fmt.Sprintf("nats://127.0.0.1:%d", port)})
+	p, _ := externalProvider(t, Options{NATS: NATS{URL: fmt.Sprintf("nats://127.0.0.1:%d", port)}})
 	ctx, cancel := context.WithCancel(context.Background())
 	quitter := clientAsync(p, ctx)
 	var waiters []<-chan clientResult
@@ -305,12 +305,12 @@ func TestExternalRefusesEmbeddedOptions(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{Options{URL: "nats://h:4222", Sync: "1s"}, "Sync configure"},
-		{Options{URL: "nats://h:4222", StoreDir: "/x"}, "StoreDir configure"},
-		{Options{URL: "nats://h:4222", Listen: "127.0.0.1:4222", Sync: "always", StoreDir: "/x"}, "StoreDir, Sync, Listen"},
+		{Options{NATS: NATS{URL: "nats://h:4222", Sync: "1s"}}, "Sync: configures the embedded server"},
+		{Options{NATS: NATS{URL: "nats://h:4222", StoreDir: "/x"}}, "StoreDir: configures the embedded server"},
+		{Options{NATS: NATS{URL: "nats://h:4222", Listen: "127.0.0.1:4222", Sync: "always", StoreDir: "/x"}}, "Listen: configures the embedded server"},
 	} {
 		_, err := NewProvider(tc.o)
-		if !errors.Is(err, ErrBadOptions) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "sync_interval") {
+		if !errors.Is(err, ErrBadOptions) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "URL is set") {
 			t.Errorf("%+v: error %v; want ErrBadOptions naming %s", tc.o, err, tc.want)
 		}
 	}

@@ -23,7 +23,7 @@ func TestBusyListenReportedAtOnce(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	logs := &recordHandler{}
-	p, err := NewProvider(Options{StoreDir: t.TempDir(), Sync: "1m", Listen: addr, Logger: slog.New(logs)})
+	p, err := NewProvider(Options{NATS: NATS{StoreDir: t.TempDir(), Sync: "1m", Listen: addr}, Logger: slog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestCancelledStartReturnsPromptly(t *testing.T) {
 			cancel(stop)
 		}
 	}}
-	p, err := NewProvider(Options{StoreDir: dir, Sync: "1m", Logger: slog.New(logs)})
+	p, err := NewProvider(Options{NATS: NATS{StoreDir: dir, Sync: "1m"}, Logger: slog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestCancelledStartReturnsPromptly(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	next, err := NewProvider(Options{StoreDir: dir, Sync: "1m"})
+	next, err := NewProvider(Options{NATS: NATS{StoreDir: dir, Sync: "1m"}})
 	if err != nil {
 		t.Fatal(err)
 	}

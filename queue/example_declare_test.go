@@ -19,7 +19,7 @@ func ExampleClient_OpenQueue() {
 		panic(err)
 	}
 	defer os.RemoveAll(dir)
-	p, err := queue.NewProvider(queue.Options{StoreDir: dir})
+	p, err := queue.NewProvider(queue.Options{NATS: queue.NATS{StoreDir: dir}})
 	if err != nil {
 		panic(err)
 	}

@@ -113,7 +113,7 @@ func TestCheckReportsNoQuorum(t *testing.T) {
 		urls[i] = n.url()
 	}
 	provLog, workLog := &testutil.Buffer{}, &testutil.Buffer{}
-	p, err := NewProvider(Options{URL: strings.Join(urls, ","), Logger: slog.New(slog.NewTextHandler(provLog, nil))})
+	p, err := NewProvider(Options{NATS: NATS{URL: strings.Join(urls, ",")}, Logger: slog.New(slog.NewTextHandler(provLog, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 // tests do not need fsync) and returns its provider and client.
 func testClient(t testing.TB) (*Provider, *Client) {
 	t.Helper()
-	p, err := NewProvider(Options{StoreDir: t.TempDir(), Sync: "1m"})
+	p, err := NewProvider(Options{NATS: NATS{StoreDir: t.TempDir(), Sync: "1m"}})
 	if err != nil {
 		t.Fatal(err)
 	}

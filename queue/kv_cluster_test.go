@@ -19,7 +19,7 @@ func TestKVClusterR3(t *testing.T) {
 	}
 	srvs := startCluster(t)
 	client := func(url string) *Client {
-		p, err := NewProvider(Options{URL: url})
+		p, err := NewProvider(Options{NATS: NATS{URL: url}})
 		if err != nil {
 			t.Fatal(err)
 		}

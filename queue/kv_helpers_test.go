@@ -10,7 +10,7 @@ import (
 // instance of the role, on its own connection.
 func peerClient(t testing.TB, c *Client) *Client {
 	t.Helper()
-	p, err := NewProvider(Options{URL: c.Conn().ConnectedUrl(), Name: "peer"})
+	p, err := NewProvider(Options{NATS: NATS{URL: c.Conn().ConnectedUrl()}, Name: "peer"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func externalClient(t *testing.T) (*Provider, *Client) {
 	if !s.ReadyForConnections(10 * time.Second) {
 		t.Fatal("server not ready")
 	}
-	p, err := NewProvider(Options{URL: s.ClientURL()})
+	p, err := NewProvider(Options{NATS: NATS{URL: s.ClientURL()}})
 	if err != nil {
 		t.Fatal(err)
 	}

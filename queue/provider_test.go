@@ -13,7 +13,7 @@ import (
 
 func TestProviderLazyAndShared(t *testing.T) {
 	dir := t.TempDir()
-	p, err := NewProvider(Options{StoreDir: dir})
+	p, err := NewProvider(Options{NATS: NATS{StoreDir: dir}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,13 +93,13 @@ func TestProviderOptions(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{Options{StoreDir: "x", Listen: "0.0.0.0:4222"}, "loopback"},
-		{Options{StoreDir: "x", Listen: "10.1.2.3:4222"}, "loopback"},
+		{Options{NATS: NATS{StoreDir: "x", Listen: "0.0.0.0:4222"}}, "loopback"},
+		{Options{NATS: NATS{StoreDir: "x", Listen: "10.1.2.3:4222"}}, "loopback"},
 		{Options{}, "StoreDir"},
-		{Options{StoreDir: "x", Sync: "sometimes"}, "Sync"},
-		{Options{StoreDir: "x", Token: "t"}, "external"},
-		{Options{URL: "nats://h:4222", TLSCert: "c"}, "TLSKey"},
-		{Options{URL: "::bad"}, "URL"},
+		{Options{NATS: NATS{StoreDir: "x", Sync: "sometimes"}}, "Sync"},
+		{Options{NATS: NATS{StoreDir: "x", Token: "t"}}, "external"},
+		{Options{NATS: NATS{URL: "nats://h:4222", TLSCert: "c"}}, "TLSKey"},
+		{Options{NATS: NATS{URL: "::bad"}}, "URL"},
 	} {
 		_, err := NewProvider(tc.o)
 		if !errors.Is(err, ErrBadOptions) || !strings.Contains(err.Error(), tc.want) {
@@ -107,11 +107,11 @@ func TestProviderOptions(t *testing.T) {
 		}
 	}
 	for _, l := range []string{"127.0.0.1:-1", "[::1]:0", "localhost:4333"} {
-		if _, err := NewProvider(Options{StoreDir: "x", Listen: l}); err != nil {
+		if _, err := NewProvider(Options{NATS: NATS{StoreDir: "x", Listen: l}}); err != nil {
 			t.Errorf("Listen %q refused: %v", l, err)
 		}
 	}
-	p, err := NewProvider(Options{URL: "nats://alice:s3cret@127.0.0.1:1"})
+	p, err := NewProvider(Options{NATS: NATS{URL: "nats://alice:s3cret@127.0.0.1:1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestJobsSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	open := func() (*Provider, *Queue) {
-		p, err := NewProvider(Options{StoreDir: dir}) // Sync "always"
+		p, err := NewProvider(Options{NATS: NATS{StoreDir: dir}}) // Sync "always"
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,7 +22,7 @@ func TestHelperWorkerProcess(t *testing.T) {
 	if url == "" {
 		t.Skip("helper process only")
 	}
-	p, err := NewProvider(Options{URL: url})
+	p, err := NewProvider(Options{NATS: NATS{URL: url}})
 	if err != nil {
 		t.Fatal(err)
 	}

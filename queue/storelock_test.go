@@ -13,7 +13,7 @@ import (
 // flock from the same process would fail), and Close releases the lock.
 func TestLockStoreIdempotent(t *testing.T) {
 	dir := t.TempDir()
-	p, err := NewProvider(Options{StoreDir: dir, Sync: "1m"})
+	p, err := NewProvider(Options{NATS: NATS{StoreDir: dir, Sync: "1m"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func TestLockStoreIdempotent(t *testing.T) {
 	}
 	mustErrIs(t, p.LockStore(), ErrClosed)
 
-	again, err := NewProvider(Options{StoreDir: dir, Sync: "1m"})
+	again, err := NewProvider(Options{NATS: NATS{StoreDir: dir, Sync: "1m"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestLockStoreIdempotent(t *testing.T) {
 		t.Fatalf("LockStore after the first provider closed: %v", err)
 	}
 
-	ext, err := NewProvider(Options{URL: "nats://127.0.0.1:1"})
+	ext, err := NewProvider(Options{NATS: NATS{URL: "nats://127.0.0.1:1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestSecondProviderStoreLocked(t *testing.T) {
 	if _, err := EmbeddedURL(dir); !errors.Is(err, ErrNoEmbeddedServer) {
 		t.Fatalf("EmbeddedURL before any server: %v, want ErrNoEmbeddedServer", err)
 	}
-	first, err := NewProvider(Options{StoreDir: dir, Sync: "1m"})
+	first, err := NewProvider(Options{NATS: NATS{StoreDir: dir, Sync: "1m"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestSecondProviderStoreLocked(t *testing.T) {
 		t.Fatalf("EmbeddedURL = %q, %v; want %q", got, err, url)
 	}
 
-	second, err := NewProvider(Options{StoreDir: dir, Sync: "1m"})
+	second, err := NewProvider(Options{NATS: NATS{StoreDir: dir, Sync: "1m"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,8 +32,11 @@ func deadLetterVerb(verb string, args []string) int {
 			return 1
 		}
 	}
-	p, err := queue.NewProvider(queue.Options{URL: url, CredsFile: cfg.NATS.CredsFile, User: cfg.NATS.User,
-		Password: cfg.NATS.Password, Token: cfg.NATS.Token, TLSCA: cfg.NATS.TLSCA, TLSCert: cfg.NATS.TLSCert, TLSKey: cfg.NATS.TLSKey})
+	n := cfg.NATS.InUse()
+	if n.URL == "" {
+		n = queue.NATS{URL: url}
+	}
+	p, err := queue.NewProvider(queue.Options{NATS: n})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 3
