@@ -33,6 +33,14 @@ type Options struct {
 	// Host is passed to lifecycle.New; its Logger, if nil, is built from
 	// the config's log section and writes to Stderr.
 	Host lifecycle.Options
+	// Verbs are the role binary's own commands, beside the built-in ones
+	// (run, validate, install, ...): an operator's tool, say, that lists a
+	// queue's dead letters. See Verb.
+	Verbs []Verb
+	// Flags, if set, adds the role's own flags to the run verb (the
+	// default one): it registers them on fs, and Main parses them with
+	// --config before the role starts. Names of built-in flags are taken.
+	Flags func(fs *flag.FlagSet)
 }
 
 // Main runs r as a program with the command line in os.Args, and exits with
@@ -59,6 +67,10 @@ func Run(ctx context.Context, r role.Role, args []string, opts Options) int {
 	if opts.Environ == nil {
 		opts.Environ = os.Environ()
 	}
+	if err := checkVerbs(opts.Verbs); err != nil {
+		fmt.Fprintf(opts.Stderr, "%s: %v\n", opts.Name, err)
+		return lifecycle.ExitUsage
+	}
 	cli, code := parseArgs(args, opts)
 	if cli == nil {
 		return code
@@ -71,6 +83,7 @@ type invocation struct {
 	verb       *verb
 	configPath string
 	service    serviceFlags
+	args       []string // a role's own verb: what follows it, --config taken out
 }
 
 // verb is one command of the CLI.
@@ -79,11 +92,17 @@ type verb struct {
 	summary string
 	flags   []string // the flags it takes besides --config
 	run     func(ctx context.Context, r role.Role, inv *invocation, opts Options) int
+	own     *Verb // a role's verb (opts.Verbs); nil for a built-in one
 }
 
 var installFlags = []string{"print", "name", "display-name", "description", "user", "workdir", "env"}
 
-func verbs() []*verb {
+// verbs are the built-in verbs followed by the role's own (opts.Verbs).
+func verbs(opts Options) []*verb {
+	return append(builtinVerbs(), roleVerbs(opts.Verbs)...)
+}
+
+func builtinVerbs() []*verb {
 	return []*verb{
 		{name: "run", summary: "run the role in the foreground (the default); under systemd or the Windows service manager, as a service", run: runVerb},
 		{name: "validate", summary: "check the config and exit (0 if valid, 3 if not)", run: validateVerb},
@@ -94,16 +113,24 @@ func verbs() []*verb {
 		{name: "restart", summary: "restart the service", flags: []string{"name"}, run: controlVerb("restart")},
 		{name: "status", summary: "show whether the service is running", flags: []string{"name"}, run: controlVerb("status")},
 		{name: "help", summary: "show this help", run: func(_ context.Context, _ role.Role, _ *invocation, opts Options) int {
-			usage(opts.Stdout, opts.Name)
+			usage(opts.Stdout, opts)
 			return lifecycle.ExitOK
 		}},
 	}
 }
 
-func usage(w io.Writer, name string) {
+func usage(w io.Writer, opts Options) {
+	name := opts.Name
 	fmt.Fprintf(w, "usage: %s [verb] [--config FILE] [flags]\n\nverbs:\n", name)
-	for _, v := range verbs() {
+	for _, v := range verbs(opts) {
 		fmt.Fprintf(w, "  %-10s %s\n", v.name, v.summary)
+	}
+	if opts.Flags != nil {
+		fs := flag.NewFlagSet(name, flag.ContinueOnError)
+		opts.Flags(fs)
+		fmt.Fprintf(w, "\nthe role's flags (run):\n")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
 	}
 	fmt.Fprintf(w, "\nflags:\n"+
 		"  --config FILE        the role's config file (default: $CLOUDROLE_CONFIG, or none); every verb\n"+
@@ -140,14 +167,33 @@ func parseArgs(args []string, opts Options) (*invocation, int) {
 	fs.StringVar(&sf.user, "user", "", "")
 	fs.StringVar(&sf.workDir, "workdir", "", "")
 	fs.Var((*multiFlag)(&sf.env), "env", "")
+	builtin := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) { builtin[f.Name] = true })
+	var roleFlags []string // the flags opts.Flags added, which run takes
+	if opts.Flags != nil {
+		own := flag.NewFlagSet(opts.Name, flag.ContinueOnError)
+		opts.Flags(own)
+		var clash string
+		own.VisitAll(func(f *flag.Flag) {
+			if builtin[f.Name] && clash == "" {
+				clash = f.Name
+			}
+			roleFlags = append(roleFlags, f.Name)
+		})
+		if clash != "" {
+			fmt.Fprintf(opts.Stderr, "%s: Options.Flags: --%s is a built-in flag\n", opts.Name, clash)
+			return nil, lifecycle.ExitUsage
+		}
+		opts.Flags(fs)
+	}
 	parse := func(a []string) ([]string, int) {
 		if err := fs.Parse(a); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				usage(opts.Stdout, opts.Name)
+				usage(opts.Stdout, opts)
 				return nil, lifecycle.ExitOK
 			}
 			fmt.Fprintf(opts.Stderr, "%s: %v\n\n", opts.Name, err)
-			usage(opts.Stderr, opts.Name)
+			usage(opts.Stderr, opts)
 			return nil, lifecycle.ExitUsage
 		}
 		return fs.Args(), -1
@@ -156,26 +202,37 @@ func parseArgs(args []string, opts Options) (*invocation, int) {
 	if code >= 0 {
 		return nil, code
 	}
-	inv.verb = verbs()[0]
+	all := verbs(opts)
+	all[0].flags = append(all[0].flags, roleFlags...) // run
+	inv.verb = all[0]
 	if len(rest) > 0 {
 		inv.verb = nil
-		for _, v := range verbs() {
+		for _, v := range all {
 			if v.name == rest[0] {
 				inv.verb = v
 			}
 		}
 		if inv.verb == nil {
 			fmt.Fprintf(opts.Stderr, "%s: unknown verb %q\n\n", opts.Name, rest[0])
-			usage(opts.Stderr, opts.Name)
+			usage(opts.Stderr, opts)
 			return nil, lifecycle.ExitUsage
 		}
-		if rest, code = parse(rest[1:]); code >= 0 {
+		if inv.verb.own != nil {
+			// The role's verb parses its own arguments; only --config is
+			// the CLI's.
+			var err error
+			if inv.args, err = takeConfig(rest[1:], &inv.configPath); err != nil {
+				fmt.Fprintf(opts.Stderr, "%s %s: %v\n", opts.Name, inv.verb.name, err)
+				return nil, lifecycle.ExitUsage
+			}
+			rest = nil
+		} else if rest, code = parse(rest[1:]); code >= 0 {
 			return nil, code
 		}
 	}
 	if len(rest) > 0 {
 		fmt.Fprintf(opts.Stderr, "%s %s: unexpected argument %q\n\n", opts.Name, inv.verb.name, rest[0])
-		usage(opts.Stderr, opts.Name)
+		usage(opts.Stderr, opts)
 		return nil, lifecycle.ExitUsage
 	}
 	// Every flag is parsed everywhere; refuse one the verb does not take.
@@ -187,7 +244,7 @@ func parseArgs(args []string, opts Options) (*invocation, int) {
 	})
 	if bad != "" {
 		fmt.Fprintf(opts.Stderr, "%s %s: flag --%s does not apply to this verb\n\n", opts.Name, inv.verb.name, bad)
-		usage(opts.Stderr, opts.Name)
+		usage(opts.Stderr, opts)
 		return nil, lifecycle.ExitUsage
 	}
 	if inv.configPath == "" {

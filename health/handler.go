@@ -22,6 +22,17 @@ type Probe interface {
 // reported as not live.
 const LiveTimeout = 2 * time.Second
 
+// Owns reports whether path is one of the endpoint's own: /livez,
+// /healthz, /readyz and /status. A server that serves other handlers
+// beside the endpoint (the host's routes) sends these to it first.
+func Owns(path string) bool {
+	switch path {
+	case "/livez", "/healthz", "/readyz", "/status":
+		return true
+	}
+	return false
+}
+
 // NewHandler returns the endpoint's handler for p.
 func NewHandler(p Probe) http.Handler {
 	mux := http.NewServeMux()

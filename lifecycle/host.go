@@ -152,6 +152,14 @@ func (h *Host) Run(ctx context.Context) error {
 			return fmt.Errorf("lifecycle: health.addr %q: %w (another process, or another copy of this role, listens there? set health.addr to a free address, 127.0.0.1:0 for any, or off)", h.config().Health.Addr, err)
 		}
 	}
+	handler, err := h.handler()
+	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
+		h.closeQueues()
+		return err
+	}
 	if dir := h.config().Role.DataDir; dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			if ln != nil {
@@ -182,7 +190,7 @@ func (h *Host) Run(ctx context.Context) error {
 	h.addActor(&g, func(ctx context.Context) error { return h.signals(ctx, sigs) })
 	h.addActor(&g, h.control)
 	if ln != nil {
-		srv := health.NewServer(ln, health.NewHandler(probe{h}), h.opts.Logger)
+		srv := health.NewServer(ln, handler, h.opts.Logger)
 		addr := srv.Addr()
 		h.healthAt.Store(&addr)
 		h.opts.Logger.Info("health endpoint listening", "addr", addr.String())

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 
 	"github.com/jonboulle/clockwork"
@@ -58,6 +59,13 @@ type Options struct {
 
 	// ConfigOptions are passed to config.Parse by the default Parse.
 	ConfigOptions config.Options
+
+	// Routes, if set, adds HTTP handlers to the health server, beside the
+	// probe's paths (which stay the host's): a library package's pages or
+	// metrics, mounted by the program. It is called once, before the server
+	// starts; a role can add its own by implementing role.Router. Handlers
+	// get requests whose context carries the queue provider.
+	Routes func(mux *http.ServeMux)
 
 	// Queues, if set, is the queue provider roles reach with
 	// queue.Connect; the caller owns it and closes it. Defaults to one built

@@ -1,6 +1,9 @@
 package role
 
-import "context"
+import (
+	"context"
+	"net/http"
+)
 
 // Role is a long-running worker. The host calls OnStart, then Run, then
 // OnStop, each once per instance, never concurrently with each other.
@@ -46,3 +49,16 @@ func (Default) Run(ctx context.Context, _ Env) error {
 
 // OnStop returns nil.
 func (Default) OnStop(context.Context, Env) error { return nil }
+
+// Router is an optional interface of a Role: one that implements it serves
+// its own HTTP handlers on the host's health server, beside /livez,
+// /healthz, /readyz and /status (those stay the host's: a pattern of the
+// role's that matches one is never reached). The host calls Routes once,
+// before it serves and before the first OnStart, so the handlers live for
+// the whole process, across in-process recycles, and must not hold an Env.
+// The requests they get carry, in their context, what queue.Connect needs,
+// so a handler can enqueue. A pattern registered twice is an error that
+// stops the host before anything starts.
+type Router interface {
+	Routes(mux *http.ServeMux)
+}

@@ -3,87 +3,75 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"text/tabwriter"
 	"time"
 
-	"github.com/cloudrole/cloudrole/config"
-	"github.com/cloudrole/cloudrole/queue"
+	"github.com/cloudrole/cloudrole"
+	"github.com/cloudrole/cloudrole/lifecycle"
 )
 
-// deadLetterVerb lists or re-queues dead letters of the orders queue. It
-// connects to nats.url when one is set; otherwise to the running role's
-// embedded server, whose URL (a free port) the role recorded in the lock
-// file of its store (queue.EmbeddedURL).
-func deadLetterVerb(verb string, args []string) int {
-	path := configFile
-	if len(args) > 1 && args[0] == "--config" {
-		path, args = args[1], args[2:]
+// verbs are the demo's operator commands, beside run, validate, install…:
+// they connect to the running role's queues (its embedded server on this
+// machine, found through the store's lock file, or nats.url) and open the
+// orders queue as the role stored it.
+var verbs = []cloudrole.Verb{
+	{Name: "dead-letters", Summary: "list the orders queue's dead letters (while the demo runs)", Run: listDeadLetters},
+	{Name: "requeue", Summary: "requeue SEQ|ID: put a dead letter back into the orders queue", Run: requeue},
+}
+
+func listDeadLetters(ctx context.Context, vc *cloudrole.VerbContext) int {
+	if len(vc.Args) != 0 {
+		fmt.Fprintf(vc.Stderr, "usage: %s dead-letters [--config FILE]\n", vc.Name)
+		return lifecycle.ExitUsage
 	}
-	cfg, err := config.Load(path, config.Options{Environ: os.Environ()})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 3
-	}
-	url := cfg.NATS.URL
-	if url == "" {
-		if url, err = queue.EmbeddedURL(cfg.NATS.StoreDir); err != nil {
-			fmt.Fprintf(os.Stderr, "finding the role's server: %v (is the role running? go run ./examples/orders)\n", err)
-			return 1
-		}
-	}
-	n := cfg.NATS.InUse()
-	if n.URL == "" {
-		n = queue.NATS{URL: url}
-	}
-	p, err := queue.NewProvider(queue.Options{NATS: n})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 3
-	}
-	defer p.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	// Client waits for a server that is not up; a command line should not
-	// wait long for a role that is not running.
-	cctx, ccancel := context.WithTimeout(ctx, 3*time.Second)
-	defer ccancel()
-	c, err := p.Client(cctx)
+	c, err := vc.Queues(ctx)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "connecting to %s (is the role running?): %v\n", url, err)
-		return 1
+		fmt.Fprintln(vc.Stderr, err)
+		return lifecycle.ExitError
 	}
-	// Open the queue as the running role stored it: this tool must not
-	// decide its settings.
 	q, err := c.OpenQueue(ctx, "orders")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		fmt.Fprintln(vc.Stderr, err)
+		return lifecycle.ExitError
 	}
-	switch verb {
-	case "dead-letters":
-		dead, err := q.DeadLetters(ctx, 100)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(w, "SEQ\tID\tPRIORITY\tATTEMPTS\tDEAD AT\tPAYLOAD\tERROR")
-		for _, d := range dead {
-			fmt.Fprintf(w, "%d\t%s\t%d\t%d\t%s\t%q\t%s\n", d.Seq, d.ID, d.Priority, d.Attempts, d.DeadAt.Format(time.TimeOnly), d.Payload, d.Error)
-		}
-		w.Flush()
-		fmt.Printf("%d dead letters\n", len(dead))
-	case "requeue":
-		if len(args) != 1 {
-			fmt.Fprintln(os.Stderr, "usage: orders requeue SEQ|JOB-ID")
-			return 2
-		}
-		if err := q.Requeue(ctx, args[0]); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		fmt.Println("re-queued", args[0])
+	dead, err := q.DeadLetters(ctx, 100)
+	if err != nil {
+		fmt.Fprintln(vc.Stderr, err)
+		return lifecycle.ExitError
 	}
-	return 0
+	w := tabwriter.NewWriter(vc.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "SEQ\tID\tPRIORITY\tATTEMPTS\tDEAD AT\tPAYLOAD\tERROR")
+	for _, d := range dead {
+		fmt.Fprintf(w, "%d\t%s\t%d\t%d\t%s\t%q\t%s\n", d.Seq, d.ID, d.Priority, d.Attempts, d.DeadAt.Format(time.TimeOnly), d.Payload, d.Error)
+	}
+	w.Flush()
+	fmt.Fprintf(vc.Stdout, "%d dead letters\n", len(dead))
+	return lifecycle.ExitOK
+}
+
+func requeue(ctx context.Context, vc *cloudrole.VerbContext) int {
+	if len(vc.Args) != 1 {
+		fmt.Fprintf(vc.Stderr, "usage: %s requeue SEQ|JOB-ID [--config FILE]\n", vc.Name)
+		return lifecycle.ExitUsage
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c, err := vc.Queues(ctx)
+	if err != nil {
+		fmt.Fprintln(vc.Stderr, err)
+		return lifecycle.ExitError
+	}
+	q, err := c.OpenQueue(ctx, "orders")
+	if err != nil {
+		fmt.Fprintln(vc.Stderr, err)
+		return lifecycle.ExitError
+	}
+	if err := q.Requeue(ctx, vc.Args[0]); err != nil {
+		fmt.Fprintln(vc.Stderr, err)
+		return lifecycle.ExitError
+	}
+	fmt.Fprintln(vc.Stdout, "re-queued", vc.Args[0])
+	return lifecycle.ExitOK
 }

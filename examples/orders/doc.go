@@ -13,7 +13,7 @@
 //
 //	go run ./examples/orders                   # run the demo (Ctrl-C stops it gracefully)
 //	go run ./examples/orders -exit-when-done   # stop after the summary
-//	go run ./examples/orders -nats-url nats://127.0.0.1:4222   # use an external server
+//	CLOUDROLE_NATS_URL=nats://127.0.0.1:4222 go run ./examples/orders   # use an external server
 //	curl -s localhost:8080/status              # tasks, worker figures, NATS connection
 //	go run ./examples/orders dead-letters      # list dead letters (while the demo runs)
 //	go run ./examples/orders requeue SEQ|ID    # put one back into the queue

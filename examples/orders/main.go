@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -88,7 +88,7 @@ func (o *orders) Run(ctx context.Context, env role.Env) error {
 			done = true
 			o.summary(env, total, start)
 			if o.exitWhenDone {
-				stopProcess(env)
+				env.RequestStop("every order is done (-exit-when-done)")
 			}
 		}
 		return nil
@@ -188,17 +188,6 @@ orders done in %v (%.0f/s)
 		s.retries.Load(), s.dead.Load(), s.earlier.Load(), next)
 }
 
-// stopProcess asks the host for a graceful stop, as Ctrl-C would.
-func stopProcess(env role.Env) {
-	p, err := os.FindProcess(os.Getpid())
-	if err == nil {
-		err = p.Signal(os.Interrupt)
-	}
-	if err != nil {
-		env.Logger().Error("cannot stop after the summary; press Ctrl-C", "error", err.Error())
-	}
-}
-
 func intSetting(env role.Env, name string, def int) (int, error) {
 	s := role.StringOr(env, name, strconv.Itoa(def))
 	n, err := strconv.Atoi(s)
@@ -209,30 +198,12 @@ func intSetting(env role.Env, name string, def int) (int, error) {
 }
 
 func main() {
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case "dead-letters", "requeue":
-			os.Exit(deadLetterVerb(os.Args[1], os.Args[2:]))
-		}
-	}
 	o := &orders{run: strconv.FormatInt(time.Now().UnixNano(), 36)}
-	// The demo's own flags; everything else goes to cloudrole.Main.
-	args := []string{os.Args[0]}
-	for i := 1; i < len(os.Args); i++ {
-		switch a := os.Args[i]; {
-		case a == "-exit-when-done" || a == "--exit-when-done":
-			o.exitWhenDone = true
-		case (a == "-nats-url" || a == "--nats-url") && i+1 < len(os.Args):
-			i++
-			os.Setenv("CLOUDROLE_NATS_URL", os.Args[i]) // the documented override of nats.url
-			// orders.yaml configures the embedded server, whose keys are
-			// refused with a url; empty overrides drop them.
-			os.Setenv("CLOUDROLE_NATS_LISTEN", "")
-			os.Setenv("CLOUDROLE_NATS_SYNC", "")
-		default:
-			args = append(args, a)
-		}
-	}
-	os.Args = args
-	cloudrole.MainWith(o, cloudrole.Options{DefaultConfig: configFile})
+	cloudrole.MainWith(o, cloudrole.Options{
+		DefaultConfig: configFile,
+		Verbs:         verbs,
+		Flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&o.exitWhenDone, "exit-when-done", false, "stop the role after the summary")
+		},
+	})
 }

@@ -106,7 +106,7 @@ func TestVerbsFindTheRunningDemo(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatalf("demo did not stop on SIGINT\nstderr:\n%s", &stderr)
 	}
-	if out, code := verb(t, bin, "dead-letters", "--config", cfg); code != 1 || !strings.Contains(out, "is the role running?") {
+	if out, code := verb(t, bin, "dead-letters", "--config", cfg); code != 1 || !strings.Contains(out, "is the role running") {
 		t.Fatalf("dead-letters with the demo stopped: exit %d, want 1 asking whether the role runs\n%s", code, out)
 	}
 }
