@@ -3,10 +3,13 @@ package lifecycle
 import (
 	"context"
 	"encoding/json"
+	"sort"
 	"time"
 
+	"github.com/cloudrole/cloudrole/queue"
 	"github.com/cloudrole/cloudrole/role"
 	"github.com/cloudrole/cloudrole/startup"
+	"github.com/cloudrole/cloudrole/tasks"
 )
 
 // Status is the host's snapshot, served as JSON on /status. It holds no
@@ -35,13 +38,20 @@ type Status struct {
 	ConfigError string   `json:"config_error,omitempty"` // why the last reload was rejected
 	Settings    []string `json:"settings"`               // names only
 
-	// Components holds the sections that packages used by the role
-	// registered (task groups, queue workers).
+	// Tasks are the role's supervised task groups (package tasks), each
+	// task with its state, restarts, last error and panic, next run.
+	Tasks []tasks.GroupStatus `json:"tasks,omitempty"`
+
+	// Workers are the queue workers running in this instance (package
+	// queue), with their queue's figures.
+	Workers []queue.WorkerStatus `json:"workers,omitempty"`
+
+	// Components holds any other sections packages registered, by name.
 	Components map[string]any `json:"components,omitempty"`
 
 	// NATS is the queue connection: embedded or external, connected or
-	// not, and per-queue figures ("unused" until a role connects).
-	NATS any `json:"nats,omitempty"`
+	// not, and per-queue figures (state "unused" until a role connects).
+	NATS queue.ProviderStatus `json:"nats"`
 }
 
 // Duration marshals as a Go duration string ("1m30s").
@@ -102,11 +112,32 @@ func (h *Host) Status() Status {
 			s.StartupTasks = sr.Results()
 		}
 	}
-	if c := h.status.Snapshot(); len(c) > 0 {
-		s.Components = c
-	}
+	s.sections(h.status.Snapshot())
 	s.NATS = h.queues.Status()
 	return s
+}
+
+// sections sorts the registered sections into their typed fields, in the
+// order of their names; what no field takes stays in Components.
+func (s *Status) sections(snap map[string]any) {
+	names := make([]string, 0, len(snap))
+	for n := range snap {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		switch v := snap[n].(type) {
+		case tasks.GroupStatus:
+			s.Tasks = append(s.Tasks, v)
+		case queue.WorkerStatus:
+			s.Workers = append(s.Workers, v)
+		default:
+			if s.Components == nil {
+				s.Components = map[string]any{}
+			}
+			s.Components[n] = v
+		}
+	}
 }
 
 // ready is the readiness verdict and, when not ready, the reason.

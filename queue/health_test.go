@@ -128,7 +128,7 @@ func TestCheckReportsNoQuorum(t *testing.T) {
 		q, err = c.Queue(ctx, "nq", Config{Replicas: 3})
 		return err == nil
 	})
-	status := func() ProviderStatus { return p.Status().(ProviderStatus) }
+	status := func() ProviderStatus { return p.Status() }
 	waitFor(t, "a first look at the streams", 10*time.Second, func() bool {
 		st := status()
 		return st.Streams != nil && !st.Streams.CheckedAt.IsZero()

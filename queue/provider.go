@@ -261,7 +261,7 @@ type ProviderStatus struct {
 }
 
 // Status returns a ProviderStatus snapshot; it never contains credentials.
-func (p *Provider) Status() any {
+func (p *Provider) Status() ProviderStatus {
 	p.mu.Lock()
 	c, srv, closed := p.client, p.srv, p.closed
 	p.mu.Unlock()

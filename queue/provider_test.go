@@ -21,7 +21,7 @@ func TestProviderLazyAndShared(t *testing.T) {
 	if err := p.Check(); err != nil {
 		t.Fatalf("unused provider Check: %v", err)
 	}
-	if st := p.Status().(ProviderStatus); st.State != "unused" || st.Mode != "embedded" || !st.SyncAlways {
+	if st := p.Status(); st.State != "unused" || st.Mode != "embedded" || !st.SyncAlways {
 		t.Fatalf("unused status %+v", st)
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {

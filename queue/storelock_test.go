@@ -93,7 +93,7 @@ func TestSecondProviderStoreLocked(t *testing.T) {
 	}
 	_, err = second.Client(context.Background())
 	mustErrIs(t, err, ErrStoreLocked)
-	if st := second.Status().(ProviderStatus); st.State != "unused" {
+	if st := second.Status(); st.State != "unused" {
 		t.Fatalf("refused provider's state %q, want unused", st.State)
 	}
 
