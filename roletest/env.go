@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -104,9 +105,7 @@ func NewEnv(t testing.TB, o Options) *Env {
 		handlerTimeout: o.HandlerTimeout,
 		settings:       make(map[string]string, len(o.Settings)),
 	}
-	for k, v := range o.Settings {
-		e.settings[k] = v
-	}
+	maps.Copy(e.settings, o.Settings)
 	if e.id.Role == "" {
 		e.id.Role = "roletest"
 	}
