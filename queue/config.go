@@ -133,7 +133,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: MaxPayload %d: want 1..64 MiB", ErrBadConfig, c.MaxPayload)
 	}
 	if c.MaxResult == 0 {
-		c.MaxResult = 64 << 10
+		c.MaxResult = defaultMaxResult
 	}
 	if c.MaxResult < 0 {
 		return c, fmt.Errorf("%w: MaxResult %d is negative", ErrBadConfig, c.MaxResult)

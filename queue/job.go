@@ -58,6 +58,17 @@ func (j *Job) SetResult(r []byte) error {
 	return nil
 }
 
+// Result returns a copy of the result last recorded with SetResult, or nil
+// if none was. A test that called a handler with a job from NewJob reads
+// what the handler set here.
+func (j *Job) Result() []byte {
+	r := j.getResult()
+	if r == nil {
+		return nil
+	}
+	return append([]byte(nil), r...)
+}
+
 func (j *Job) getResult() []byte {
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -79,3 +79,56 @@ func TestSingletonAcrossInstances(t *testing.T) {
 		t.Fatalf("b's token %d; want greater than a's %d", tokB, tokA)
 	}
 }
+
+// A singleton task fences its writes with the token its context carries
+// (tasks.FencingToken): the instance that takes over writes with a greater
+// one, and a late write from the first instance's token is refused.
+func TestSingletonFencedWrites(t *testing.T) {
+	ctx := kvCtx(t)
+	_, c := testClient(t)
+	data, err := c.JetStream().CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "singleton_fenced"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(name string, cl *Client) (*tasks.Group, chan uint64) {
+		locker := testLocker(t, cl)
+		wrote := make(chan uint64, 4)
+		g := tasks.NewGroup(context.Background(), tasks.Options{Name: "worker", Instance: name})
+		t.Cleanup(func() { _ = g.Stop(kvCtx(t)) })
+		err := g.Go("leader", func(ctx context.Context) error {
+			tok, ok := tasks.FencingToken(ctx)
+			if !ok {
+				return tasks.Fatal(errors.New("no fencing token in a singleton's context"))
+			}
+			if err := FencedPut(ctx, data, "report", []byte("from "+name), tok); err != nil {
+				return err
+			}
+			wrote <- tok
+			<-ctx.Done()
+			return nil
+		}, tasks.Singleton(locker, tasks.LeaseTTL(time.Second), tasks.AcquireInterval(50*time.Millisecond)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g, wrote
+	}
+
+	a, aWrote := run("a", c)
+	tokA := recv(t, aWrote, "a's write")
+	b, bWrote := run("b", peerClient(t, c))
+	if err := a.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tokB := recv(t, bWrote, "b's write after taking over")
+	if tokB <= tokA {
+		t.Fatalf("b's token %d; want greater than a's %d", tokB, tokA)
+	}
+	// a, paused through the takeover, wakes up and writes with its token.
+	mustErrIs(t, FencedPut(ctx, data, "report", []byte("stale a"), tokA), ErrFenced)
+	if v, tok, err := FencedGet(ctx, data, "report"); err != nil || string(v) != "from b" || tok != tokB {
+		t.Fatalf("stored %q with token %d (err %v); want b's write", v, tok, err)
+	}
+	if st := b.Status(); st.Error != "" {
+		t.Fatalf("b's group: %s", st.Error)
+	}
+}

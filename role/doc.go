@@ -19,6 +19,9 @@
 // the instance stops.
 //
 // This package imports only the standard library, so code that implements a
-// role depends on nothing else. Package roletest runs a role without a host for
-// unit tests.
+// role depends on nothing else. Package roletest
+// (github.com/cloudrole/cloudrole/roletest) tests a role without a host: an
+// Env whose settings a test sets and changes live, a record of SetBusy,
+// RequestRecycle and RequestStop, and a runner that calls the hooks in the
+// host's order and reports what they did.
 package role

@@ -38,7 +38,10 @@
 //   - Singletons. Singleton(locker) runs a task on one instance at a time
 //     through the Locker interface; the others show as inactive and keep
 //     trying. NewLocalLocker is a Locker for one process; package queue has
-//     one on NATS KV for many machines.
+//     one on NATS KV for many machines. A run reads its lease's fencing
+//     token with FencingToken(ctx) and passes it with its writes to a store
+//     that fences (queue.FencedPut), so a holder that lost the lock without
+//     noticing cannot overwrite its successor's work.
 //   - Visibility. Status returns a JSON-marshallable snapshot of every
 //     task (state, restarts, last error and panic, last heartbeat, next
 //     run); when the context carries a host (internal/hostctx) the group

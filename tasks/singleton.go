@@ -51,7 +51,8 @@ func (f singletonOptionFunc) applySingleton(c *singleton) error { return f(c) }
 // ErrLeaseLost and the task goes inactive (a run that ignores that past the
 // group's Grace ends the group, since two instances would be doing the
 // work). The lease is kept across restarts of the task and released when it
-// stops, so another instance takes over at once.
+// stops, so another instance takes over at once. The run's context carries
+// the lease's fencing token (FencingToken).
 //
 // It is an error if locker is nil or an option is bad.
 func Singleton(locker Locker, opts ...SingletonOption) Option {
@@ -169,6 +170,7 @@ func (t *task) takeLease(lease Lease) context.Context {
 	g := t.g
 	sc := t.single
 	lctx, cancel := context.WithCancelCause(g.ctx)
+	lctx = context.WithValue(lctx, fencingKey{}, lease.Token()) // for FencingToken
 	now := g.s.clock.Now()
 	t.mu.Lock()
 	sc.lease, sc.leaseCtx, sc.leaseCancel = lease, lctx, cancel
