@@ -211,6 +211,16 @@
 // "seq-<level>-<sequence>" (unique within the queue), a bad reply subject
 // is ignored, and the worker logs what was wrong.
 //
+// # Events
+//
+// Client.Observe adds a function that receives the job events of every
+// worker on the Client: JobStarted (with how long the job waited),
+// JobSucceeded and JobFailed (with how long the handler took, the error
+// and the retry delay), JobDeadLettered and JobHandedBack. They are
+// delivered synchronously on the workers' goroutines, so an observer must
+// be quick; with none, a worker pays one atomic load per event. Metrics
+// and dashboards build on them.
+//
 // # Locks, checkpoints and idempotency
 //
 // Three helpers keep state in NATS KV buckets, shared by every instance.

@@ -323,7 +323,8 @@ type Client struct {
 	log *slog.Logger
 	mon *streamMonitor // nil for the embedded server
 
-	reconn *reconnects
+	reconn    *reconnects
+	observers observers // of the workers' job events (Observe)
 
 	mu     sync.Mutex
 	queues map[string]*Queue

@@ -369,6 +369,14 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 	w.flying[j] = fl
 	w.mu.Unlock()
 	w.q.writeStatus(JobStatus{ID: j.ID, State: StateRunning, Attempts: j.Attempt, Enqueued: j.EnqueuedAt})
+	c := w.q.c
+	if c.observed() {
+		var waited time.Duration
+		if !j.EnqueuedAt.IsZero() {
+			waited = fl.started.Sub(j.EnqueuedAt)
+		}
+		c.emit(JobStarted{Queue: w.q.name, ID: j.ID, Priority: j.Priority, Attempt: j.Attempt, Waited: waited})
+	}
 
 	err := w.call(j)
 
@@ -377,6 +385,9 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 	delete(w.flying, j)
 	w.mu.Unlock()
 	if given {
+		if c.observed() {
+			c.emit(JobHandedBack{Queue: w.q.name, ID: j.ID, Priority: j.Priority, Attempt: j.Attempt})
+		}
 		return
 	}
 	if err == nil {
@@ -386,6 +397,9 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 		res := j.getResult()
 		w.q.writeStatus(JobStatus{ID: j.ID, State: StateSucceeded, Attempts: j.Attempt, Result: res, Enqueued: j.EnqueuedAt})
 		w.reply(j, "succeeded", res)
+		if c.observed() {
+			c.emit(JobSucceeded{Queue: w.q.name, ID: j.ID, Priority: j.Priority, Attempt: j.Attempt, Took: time.Since(fl.started)})
+		}
 		return
 	}
 	w.q.stats.failed.Add(1)
@@ -402,6 +416,9 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 	}
 	w.noteDue(time.Now().Add(d))
 	w.q.writeStatus(JobStatus{ID: j.ID, State: StateFailed, Attempts: j.Attempt, LastError: trunc512(err.Error()), Enqueued: j.EnqueuedAt})
+	if c.observed() {
+		c.emit(JobFailed{Queue: w.q.name, ID: j.ID, Priority: j.Priority, Attempt: j.Attempt, Took: time.Since(fl.started), Err: err, RetryIn: d})
+	}
 }
 
 func (w *worker) noteDue(t time.Time) {
@@ -479,6 +496,9 @@ func (w *worker) deadLetter(j *Job, l int, seq uint64, cause error) {
 	w.log.Warn("queue: job dead-lettered", "id", j.ID, "attempts", j.Attempt, "err", cause)
 	w.q.writeStatus(JobStatus{ID: j.ID, State: StateDead, Attempts: j.Attempt, LastError: trunc512(cause.Error()), Enqueued: j.EnqueuedAt})
 	w.reply(j, "dead", []byte(cause.Error()))
+	if c := w.q.c; c.observed() {
+		c.emit(JobDeadLettered{Queue: w.q.name, ID: j.ID, Priority: j.Priority, Attempts: j.Attempt, Err: cause})
+	}
 }
 
 // heartbeats sends InProgress for every job running longer than AckWait/3,
