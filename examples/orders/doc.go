@@ -15,6 +15,7 @@
 //	go run ./examples/orders -exit-when-done   # stop after the summary
 //	CLOUDROLE_NATS_URL=nats://127.0.0.1:4222 go run ./examples/orders   # use an external server
 //	curl -s localhost:8080/status              # tasks, worker figures, NATS connection
+//	curl -s -d 'rush order' 'localhost:8080/orders?priority=high'   # enqueue one (the role's own route)
 //	go run ./examples/orders dead-letters      # list dead letters (while the demo runs)
 //	go run ./examples/orders requeue SEQ|ID    # put one back into the queue
 package main

@@ -40,7 +40,7 @@ type stats struct {
 	shipped [3]atomic.Int64
 	retries atomic.Int64
 	dead    atomic.Int64
-	earlier atomic.Int64 // orders left in the queue by an earlier run
+	earlier atomic.Int64 // orders left in the queue by an earlier run, or posted to /orders
 	last    atomic.Int64 // when the last of this run's orders finished (UnixNano)
 }
 
@@ -181,7 +181,7 @@ orders done in %v (%.0f/s)
   shipped   high %d, normal %d, low %d
   retries   %d (failed attempts, retried with backoff)
   dead      %d poison orders: go run ./examples/orders dead-letters
-  earlier   %d orders left by an earlier run
+  other     %d orders left by an earlier run or posted to /orders
 %s
 `, took.Round(time.Millisecond), float64(total)/took.Seconds(),
 		s.shipped[0].Load(), s.shipped[1].Load(), s.shipped[2].Load(),

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,6 +77,21 @@ func TestVerbsFindTheRunningDemo(t *testing.T) {
 	// The summary: every order dead-lettered, and the role keeps running.
 	if !waitUntil(func() bool { return strings.Contains(stdout.String(), "dead      20 poison orders") }, time.Minute) {
 		t.Fatalf("no summary with 20 dead orders\nstdout:\n%s\nstderr:\n%s", &stdout, &stderr)
+	}
+
+	// The role's route: an order posted to the health server is enqueued.
+	addr := regexp.MustCompile(`msg="health endpoint listening" addr=(\S+)`).FindStringSubmatch(stderr.String())
+	if addr == nil {
+		t.Fatalf("no health address in the log:\n%s", &stderr)
+	}
+	resp, err := http.Post("http://"+addr[1]+"/orders?priority=high", "text/plain", strings.NewReader("rush order"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || len(strings.TrimSpace(string(id))) == 0 {
+		t.Fatalf("POST /orders = %d %q", resp.StatusCode, id)
 	}
 
 	out, code := verb(t, bin, "dead-letters", "--config", cfg)
