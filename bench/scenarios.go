@@ -226,6 +226,6 @@ func durable(e *env) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []row{{Scenario: fmt.Sprintf("durable throughput (fsync every write), %d jobs", n), Unit: "jobs/s", Cloudrole: a,
+	return []row{{Scenario: fmt.Sprintf("the default config (sync: always, fsync every write), consume+ack, %d jobs", n), Unit: "jobs/s", Cloudrole: a,
 		Baseline: "raw jetstream Consume", Base: b, Ratio: r}}, nil
 }
