@@ -351,6 +351,16 @@ func (c *Client) close() error {
 	if c.nc.IsClosed() {
 		return nil
 	}
+	// With no subscription left but the client's own request mux (the
+	// workers have stopped), a flush delivers everything published so far
+	// and Close is enough: Drain polls for its subscriptions to go away
+	// every 10 ms, a tenth of a millisecond's work made 10 ms of every stop.
+	if c.nc.NumSubscriptions() <= 1 {
+		if err := c.nc.FlushTimeout(5 * time.Second); err == nil {
+			c.nc.Close()
+			return nil
+		}
+	}
 	done := make(chan struct{})
 	c.nc.SetClosedHandler(func(*nats.Conn) { close(done) })
 	if err := c.nc.Drain(); err != nil {
