@@ -15,6 +15,7 @@ import (
 	"github.com/sethvargo/go-retry"
 
 	"github.com/cloudrole/cloudrole/config"
+	"github.com/cloudrole/cloudrole/fleet"
 	"github.com/cloudrole/cloudrole/health"
 	"github.com/cloudrole/cloudrole/internal/hostctx"
 	"github.com/cloudrole/cloudrole/queue"
@@ -35,6 +36,7 @@ type Host struct {
 
 	queues    *queue.Provider
 	ownQueues bool // built by the host from config, so closed by it
+	fleet     *fleet.Publisher
 
 	pings     chan chan struct{}
 	reloadNow chan struct{}
@@ -100,6 +102,10 @@ func New(r role.Role, cfg *config.Config, opts Options) (*Host, error) {
 		}
 		h.queues, h.ownQueues = q, true
 	}
+	h.fleet = fleet.NewPublisher(cfg.Role.Name, cfg.Role.InstanceID, cfg.Role.Deployment, func() (string, any) {
+		st := h.Status()
+		return string(st.State), st
+	}, h.queues.Started, opts.Logger)
 	h.ctx, h.cancel = context.WithCancelCause(context.Background())
 	if cfg.File != "" {
 		if data, err := os.ReadFile(cfg.File); err == nil {
@@ -188,6 +194,7 @@ func (h *Host) Run(ctx context.Context) error {
 		return nil
 	})
 	h.addActor(&g, func(ctx context.Context) error { return h.signals(ctx, sigs) })
+	h.addActor(&g, h.fleet.Run)
 	h.addActor(&g, h.control)
 	if ln != nil {
 		srv := health.NewServer(ln, handler, h.opts.Logger)

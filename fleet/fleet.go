@@ -1,0 +1,219 @@
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cloudrole/cloudrole/queue"
+)
+
+// Bucket is the KV bucket of the fleet's snapshots.
+const Bucket = "CR_FLEET"
+
+// Interval is how often a host publishes its snapshot.
+const Interval = 5 * time.Second
+
+// GoneAfter is how old a member's last snapshot may be before the member
+// counts as gone.
+const GoneAfter = 3 * Interval
+
+// keep is how long the bucket keeps a snapshot after its last write.
+const keep = time.Hour
+
+// Envelope is what a host publishes: who it is, when, and its snapshot.
+type Envelope struct {
+	Role        string          `json:"role"`
+	Instance    string          `json:"instance"`
+	Deployment  string          `json:"deployment,omitempty"`
+	State       string          `json:"state"`
+	PublishedAt time.Time       `json:"published_at"`
+	Status      json.RawMessage `json:"status"`
+}
+
+// Member is one instance as the fleet bucket shows it.
+type Member struct {
+	Envelope
+	// Gone is true when the last snapshot is older than GoneAfter, or the
+	// instance said it stopped.
+	Gone bool `json:"gone"`
+	// Age is how old the last snapshot is.
+	Age time.Duration `json:"age"`
+}
+
+// Key is the bucket key of role's instance: both names, with anything a
+// KV key cannot hold replaced by '_'.
+func Key(role, instance string) string { return keyPart(role) + "." + keyPart(instance) }
+
+func keyPart(s string) string {
+	if s == "" {
+		return "_"
+	}
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '=' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// open creates the bucket or opens it as it is.
+func open(ctx context.Context, c *queue.Client) (jetstream.KeyValue, error) {
+	js := c.JetStream()
+	kv, err := js.KeyValue(ctx, Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: Bucket, Description: "cloudrole fleet: one status snapshot per instance",
+			History: 1, TTL: keep, Storage: jetstream.FileStorage,
+		})
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = js.KeyValue(ctx, Bucket)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fleet: bucket %s: %w", Bucket, err)
+	}
+	return kv, nil
+}
+
+// Read returns every member of the fleet, sorted by role then instance,
+// judged gone or not as of now. It reads without a watch: one request per
+// member.
+func Read(ctx context.Context, c *queue.Client, now time.Time) ([]Member, error) {
+	kv, err := open(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	lister, err := kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("fleet: list: %w", err)
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	out := make([]Member, 0, len(keys))
+	for _, k := range keys {
+		e, err := kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // dropped meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("fleet: %s: %w", k, err)
+		}
+		var env Envelope
+		if err := json.Unmarshal(e.Value(), &env); err != nil {
+			continue // not ours, or damaged: nothing to show
+		}
+		age := now.Sub(env.PublishedAt)
+		out = append(out, Member{Envelope: env, Age: age, Gone: age > GoneAfter || env.State == "stopped"})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Role != out[j].Role {
+			return out[i].Role < out[j].Role
+		}
+		return out[i].Instance < out[j].Instance
+	})
+	return out, nil
+}
+
+// Publisher publishes one instance's snapshots. Its methods are safe for
+// concurrent use.
+type Publisher struct {
+	role, instance, deployment string
+	snapshot                   func() (state string, status any)
+	client                     func() *queue.Client
+	log                        *slog.Logger
+	kick                       chan struct{}
+
+	mu sync.Mutex
+	kv jetstream.KeyValue
+}
+
+// NewPublisher returns a publisher for one instance. snapshot returns the
+// instance's state and status (marshalled to JSON); client returns the
+// NATS client to publish through, or nil while there is none (nothing is
+// published then).
+func NewPublisher(role, instance, deployment string, snapshot func() (string, any), client func() *queue.Client, log *slog.Logger) *Publisher {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Publisher{role: role, instance: instance, deployment: deployment, snapshot: snapshot, client: client, log: log, kick: make(chan struct{}, 1)}
+}
+
+// Kick asks for a publish now (a state change). It never blocks.
+func (p *Publisher) Kick() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run publishes every Interval and on each Kick until ctx ends, then once
+// more (the stopping host's last word) and returns nil.
+func (p *Publisher) Run(ctx context.Context) error {
+	t := time.NewTicker(Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			p.publish(fctx, true)
+			cancel()
+			return nil
+		case <-t.C:
+		case <-p.kick:
+		}
+		p.publish(ctx, false)
+	}
+}
+
+// Publish puts the current snapshot, if there is a client. Failures are
+// logged at debug: the fleet view is best effort, the role's work is not
+// affected.
+func (p *Publisher) Publish(ctx context.Context) { p.publish(ctx, false) }
+
+// publish puts the snapshot; last marks the stopping host's final one,
+// whose state is "stopped" whatever the host is still doing.
+func (p *Publisher) publish(ctx context.Context, last bool) {
+	c := p.client()
+	if c == nil {
+		return
+	}
+	state, st := p.snapshot()
+	if last {
+		state = "stopped"
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		p.log.Debug("fleet: snapshot", "error", err.Error())
+		return
+	}
+	b, err := json.Marshal(Envelope{Role: p.role, Instance: p.instance, Deployment: p.deployment, State: state, PublishedAt: time.Now().UTC(), Status: raw})
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	kv := p.kv
+	p.mu.Unlock()
+	if kv == nil {
+		if kv, err = open(ctx, c); err != nil {
+			p.log.Debug("fleet: open", "error", err.Error())
+			return
+		}
+		p.mu.Lock()
+		p.kv = kv
+		p.mu.Unlock()
+	}
+	if _, err := kv.Put(ctx, Key(p.role, p.instance), b); err != nil {
+		p.log.Debug("fleet: publish", "error", err.Error())
+	}
+}
