@@ -165,16 +165,41 @@ func (p *Publisher) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			p.publish(fctx, true)
-			cancel()
+			// The last word, if it can be said quickly: a stopping host
+			// must not wait on a NATS that is not there.
+			// Only where a snapshot was published before: creating the
+			// bucket while the host closes the server leaves nats-server
+			// goroutines behind.
+			p.mu.Lock()
+			published := p.kv != nil
+			p.mu.Unlock()
+			if c := p.client(); published && c != nil && c.Conn().IsConnected() {
+				fctx, cancel := context.WithTimeout(context.Background(), lastWait)
+				p.publish(fctx, true)
+				cancel()
+			}
 			return nil
 		case <-t.C:
 		case <-p.kick:
 		}
-		p.publish(ctx, false)
+		// Not cut short by ctx: a request abandoned midway leaves the
+		// server working on it while the host closes it (nats-server then
+		// leaks the goroutines of a bucket created during its shutdown).
+		// The bound and the connected check keep a stop from waiting long.
+		if c := p.client(); c != nil && c.Conn().IsConnected() {
+			pctx, cancel := context.WithTimeout(context.Background(), publishWait)
+			p.publish(pctx, false)
+			cancel()
+		}
 	}
 }
+
+// publishWait bounds one publish (a snapshot missed is replaced by the next
+// one); lastWait the final one of a stopping host.
+const (
+	publishWait = 5 * time.Second
+	lastWait    = time.Second
+)
 
 // Publish puts the current snapshot, if there is a client. Failures are
 // logged at debug: the fleet view is best effort, the role's work is not

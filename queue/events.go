@@ -48,11 +48,13 @@ type JobFailed struct {
 
 // JobDeadLettered: the job was stored in the dead-letter stream: its
 // attempts are used up, its error was permanent, or it kept being
-// delivered without an outcome.
+// delivered without an outcome. Took is how long its last handler call
+// ran (zero when it was dead-lettered without running).
 type JobDeadLettered struct {
 	Queue, ID string
 	Priority  Priority
 	Attempts  int
+	Took      time.Duration
 	Err       error
 }
 
