@@ -59,6 +59,7 @@ type Host struct {
 	hook        string // the hook (or phase) the instance loop is in
 	inst        *instance
 	autoFrozen  string // why the host froze itself; "" if it did not
+	opFrozen    string // why an operator froze it (Freeze); "" if none did
 	streak      int    // consecutive failed or short-lived instances
 	recycles    int
 	nextStart   time.Time
