@@ -317,12 +317,20 @@ func runVerb(ctx context.Context, r role.Role, inv *invocation, opts Options) in
 	if notify != nil {
 		hopts.Events = chainEvents(hopts.Events, systemdEvents(notify, hopts.Logger))
 	}
+	var x extras
+	x.wire(cfg, &hopts)
 	h, err := lifecycle.New(r, cfg, hopts)
 	if err != nil {
 		fmt.Fprintf(opts.Stderr, "%s: %v\n", opts.Name, err)
 		return lifecycle.ExitError
 	}
+	if err := x.attach(h, cfg, hopts.Logger); err != nil {
+		fmt.Fprintf(opts.Stderr, "%s: %v\n", opts.Name, err)
+		return lifecycle.ExitError
+	}
+	defer x.close()
 	runHost := func(ctx context.Context) int {
+		defer x.serve(ctx)()
 		if every := watchdogInterval(opts.Environ); notify != nil && every > 0 {
 			wctx, stop := context.WithCancel(ctx)
 			done := make(chan struct{})

@@ -290,6 +290,10 @@ func (h *Host) Reload() {
 	}
 }
 
+// Queues returns the process-lifetime queue provider roles reach with
+// queue.Connect (the one in Options.Queues, or the host's own).
+func (h *Host) Queues() *queue.Provider { return h.queues }
+
 // HealthAddr returns the address the health endpoint listens on, or nil if
 // it is off or Run has not started it.
 func (h *Host) HealthAddr() net.Addr {
