@@ -103,6 +103,11 @@ func verbs(opts Options) []*verb {
 }
 
 func builtinVerbs() []*verb {
+	return append(hostVerbs(), roleVerbs(operatorVerbs())...)
+}
+
+// hostVerbs run, check, install and control the role itself.
+func hostVerbs() []*verb {
 	return []*verb{
 		{name: "run", summary: "run the role in the foreground (the default); under systemd or the Windows service manager, as a service", run: runVerb},
 		{name: "validate", summary: "check the config and exit (0 if valid, 3 if not)", run: validateVerb},

@@ -160,9 +160,19 @@ func (p *Publisher) Kick() {
 // Run publishes every Interval and on each Kick until ctx ends, then once
 // more (the stopping host's last word) and returns nil.
 func (p *Publisher) Run(ctx context.Context) error {
-	t := time.NewTicker(Interval)
+	// Until the first snapshot is out, look for a client often: the role
+	// connects when it likes, and the fleet should see it at once.
+	t := time.NewTimer(firstLook)
 	defer t.Stop()
 	for {
+		p.mu.Lock()
+		published := p.kv != nil
+		p.mu.Unlock()
+		if published {
+			t.Reset(Interval)
+		} else {
+			t.Reset(firstLook)
+		}
 		select {
 		case <-ctx.Done():
 			// The last word, if it can be said quickly: a stopping host
@@ -197,6 +207,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 // publishWait bounds one publish (a snapshot missed is replaced by the next
 // one); lastWait the final one of a stopping host.
 const (
+	firstLook   = 250 * time.Millisecond
 	publishWait = 5 * time.Second
 	lastWait    = time.Second
 )
