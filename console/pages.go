@@ -86,7 +86,7 @@ func (c *Console) show(w http.ResponseWriter, r *http.Request, who string, v vie
 	defer cancel()
 	data, note := v.data(ctx)
 	c.render(w, v.nav+".html", page{Title: v.title, Nav: v.nav, Who: who, Data: data, Notice: note,
-		Events: events, Error: r.URL.Query().Get("error"), Next: r.URL.RequestURI()})
+		Events: events, Error: r.URL.Query().Get("error"), Done: r.URL.Query().Get("notice"), Next: r.URL.RequestURI()})
 }
 
 func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, who string) {
@@ -101,7 +101,7 @@ func (c *Console) instancePage(w http.ResponseWriter, r *http.Request, who strin
 	data, note := v.data(ctx)
 	c.render(w, "instance.html", page{Title: inst, Nav: "fleet", Who: who, Data: data, Notice: note,
 		Events: "/console/events?view=instance&role=" + url.QueryEscape(role) + "&instance=" + url.QueryEscape(inst),
-		Error:  r.URL.Query().Get("error")})
+		Error:  r.URL.Query().Get("error"), Done: r.URL.Query().Get("notice")})
 }
 
 func (c *Console) queuesPage(w http.ResponseWriter, r *http.Request, who string) {
@@ -117,7 +117,7 @@ func (c *Console) queuePage(w http.ResponseWriter, r *http.Request, who string) 
 	data, note := v.data(ctx)
 	c.render(w, "queue.html", page{Title: name, Nav: "queues", Who: who, Data: data, Notice: note,
 		Events: "/console/events?view=queue&name=" + url.QueryEscape(name) + "&after=" + strconv.FormatUint(after, 10),
-		Error:  r.URL.Query().Get("error"), Next: r.URL.RequestURI()})
+		Error:  r.URL.Query().Get("error"), Done: r.URL.Query().Get("notice"), Next: r.URL.RequestURI()})
 }
 
 // viewOf finds the view an events request asks for.

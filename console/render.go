@@ -19,8 +19,9 @@ type page struct {
 	Nav     string // the menu entry to mark: fleet or queues
 	Who     string // the operator logged in, "" if none
 	CanAct  bool   // tokens are configured: show the action buttons
-	Error   string
-	Notice  string
+	Error   string // what went wrong with the last action
+	Done    string // what the last action did
+	Notice  string // about the data shown (part of the live section)
 	Next    string // where the login page goes after
 	Events  string // the live-update URL of this page
 	Refresh int    // milliseconds between updates
