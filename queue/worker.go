@@ -442,7 +442,7 @@ func (w *worker) call(j *Job) (err error) {
 			err = &PanicError{Value: r, Stack: st}
 		}
 	}()
-	return w.h(w.hctx, j)
+	return w.h(extractTrace(w.hctx, j.msg.Header), j)
 }
 
 func (w *worker) reply(j *Job, outcome string, body []byte) {
