@@ -92,14 +92,12 @@ func fleetVerb(ctx context.Context, vc *VerbContext) int {
 	w := tabwriter.NewWriter(vc.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "ROLE\tINSTANCE\tSTATE\tREADY\tUPTIME\tRECYCLES\tFAILURES\tSEEN")
 	for _, m := range ms {
-		var st lifecycle.Status
-		_ = json.Unmarshal(m.Status, &st)
 		state := m.State
 		if m.Gone {
 			state = "gone (" + m.State + ")"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\t%d\t%d\t%s ago\n", m.Role, m.Instance, state, st.Ready,
-			time.Duration(st.Uptime).Round(time.Second), st.Recycles, st.ConsecutiveFailures, m.Age.Round(time.Second))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\t%d\t%d\t%s ago\n", m.Role, m.Instance, state, m.Summary.Ready,
+			m.Summary.Uptime.Round(time.Second), m.Summary.Recycles, m.Summary.Failures, m.Age.Round(time.Second))
 	}
 	w.Flush()
 	return lifecycle.ExitOK

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/cloudrole/cloudrole/config"
@@ -53,6 +54,9 @@ type Console struct {
 	key   []byte // signs session cookies; new for each process
 	pages *template.Template
 	rates *rates
+
+	qmu    sync.Mutex
+	queues map[string]*queue.Queue // opened once (see open)
 }
 
 // New returns a console. It starts nothing: mount it with Routes.
@@ -71,7 +75,7 @@ func New(o Options) (*Console, error) {
 			return nil, errors.New("console: token " + t.Name + " is too short")
 		}
 	}
-	c := &Console{o: o, key: make([]byte, 32), rates: newRates()}
+	c := &Console{o: o, key: make([]byte, 32), rates: newRates(), queues: map[string]*queue.Queue{}}
 	if _, err := rand.Read(c.key); err != nil {
 		return nil, err
 	}

@@ -14,22 +14,22 @@ import (
 
 // member is one instance as the fleet page shows it.
 type member struct {
+	fleet.Summary
 	Role, Instance, Deployment string
 	State                      string
-	Ready, Busy, Gone, Self    bool
-	Frozen                     string
-	Age, Uptime                time.Duration
-	Recycles, Failures         int
-	LastRecycle                string
-	Status                     lifecycle.Status
+	Gone, Self                 bool
+	Age                        time.Duration
+	// Status is the whole snapshot, read for the instance page only.
+	Status lifecycle.Status
 }
 
-// fleetView reads every instance on the role's NATS, or only this one
-// while the role has not connected (the fleet bucket lives on NATS).
+// fleetMembers reads every instance on the role's NATS (their envelopes:
+// a summary each, not the whole snapshots), or only this one while the
+// role has not connected (the fleet bucket lives on NATS).
 func (c *Console) fleetMembers(ctx context.Context) ([]member, string) {
 	self := c.o.Host.Status()
-	me := toMember(self, fleet.Envelope{Role: self.Identity.Role, Instance: self.Identity.InstanceID, Deployment: self.Identity.Deployment, State: string(self.State)}, 0, false)
-	me.Self = true
+	me := member{Summary: self.Summary(), Role: self.Identity.Role, Instance: self.Identity.InstanceID,
+		Deployment: self.Identity.Deployment, State: string(self.State), Self: true, Status: self}
 	cl := c.client()
 	if cl == nil {
 		return []member{me}, "this role has not connected to NATS: the fleet shows only this instance"
@@ -45,9 +45,8 @@ func (c *Console) fleetMembers(ctx context.Context) ([]member, string) {
 			out, found = append(out, me), true // our own, fresher than the bucket's
 			continue
 		}
-		var st lifecycle.Status
-		_ = json.Unmarshal(m.Status, &st) // what does not decode stays zero
-		out = append(out, toMember(st, m.Envelope, m.Age, m.Gone))
+		out = append(out, member{Summary: m.Summary, Role: m.Role, Instance: m.Instance, Deployment: m.Deployment,
+			State: m.State, Gone: m.Gone, Age: m.Age})
 	}
 	if !found {
 		out = append([]member{me}, out...)
@@ -55,16 +54,21 @@ func (c *Console) fleetMembers(ctx context.Context) ([]member, string) {
 	return out, ""
 }
 
-func toMember(st lifecycle.Status, e fleet.Envelope, age time.Duration, gone bool) member {
-	m := member{
-		Role: e.Role, Instance: e.Instance, Deployment: e.Deployment, State: e.State, Gone: gone, Age: age,
-		Ready: st.Ready, Busy: st.Busy, Frozen: st.Frozen, Uptime: time.Duration(st.Uptime),
-		Recycles: st.Recycles, Failures: st.ConsecutiveFailures, Status: st,
+// instance finds one member and reads its whole snapshot.
+func (c *Console) instance(ctx context.Context, role, inst string) (member, string) {
+	ms, note := c.fleetMembers(ctx)
+	for _, m := range ms {
+		if m.Role != role || m.Instance != inst {
+			continue
+		}
+		if !m.Self {
+			if raw, err := fleet.Snapshot(ctx, c.client(), role, inst); err == nil {
+				_ = json.Unmarshal(raw, &m.Status) // what does not decode stays zero
+			}
+		}
+		return m, note
 	}
-	if n := len(st.RecycleHistory); n > 0 {
-		m.LastRecycle = st.RecycleHistory[n-1].Reason
-	}
-	return m
+	return member{}, "no instance " + inst + " of role " + role + " in the fleet"
 }
 
 func (c *Console) client() *queue.Client {
@@ -84,7 +88,9 @@ type queueRow struct {
 	Err               string
 }
 
-// queuesView reads every queue's figures.
+// queueRows reads every queue's figures, a few queues at a time: each
+// costs several requests to the server, and a page of fifty must not add
+// their round trips up.
 func (c *Console) queueRows(ctx context.Context) ([]queueRow, string) {
 	cl := c.client()
 	if cl == nil {
@@ -94,22 +100,32 @@ func (c *Console) queueRows(ctx context.Context) ([]queueRow, string) {
 	if err != nil {
 		return nil, err.Error()
 	}
-	rows := make([]queueRow, 0, len(names))
-	for _, n := range names {
-		rows = append(rows, c.queueRow(ctx, cl, n))
+	rows := make([]queueRow, len(names))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, n := range names {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			rows[i] = c.queueRow(ctx, cl, n)
+		}()
 	}
+	wg.Wait()
 	return rows, ""
 }
 
 func (c *Console) queueRow(ctx context.Context, cl *queue.Client, name string) queueRow {
 	row := queueRow{Stats: queue.Stats{Name: name}}
-	q, err := cl.OpenQueue(ctx, name)
+	q, err := c.open(ctx, cl, name)
 	if err != nil {
 		row.Err = err.Error()
 		return row
 	}
 	st, err := q.Stats(ctx)
 	if err != nil {
+		c.forget(name) // it may have been changed or removed: open it afresh
 		row.Err = err.Error()
 		return row
 	}
@@ -123,6 +139,31 @@ func (c *Console) queueRow(ctx context.Context, cl *queue.Client, name string) q
 	}
 	row.EnqRate, row.DoneRate, row.Spark = c.rates.add(name, st)
 	return row
+}
+
+// open returns the queue as stored, opened once and kept: opening reads
+// its layout, a handful of requests a page need not repeat.
+func (c *Console) open(ctx context.Context, cl *queue.Client, name string) (*queue.Queue, error) {
+	c.qmu.Lock()
+	q := c.queues[name]
+	c.qmu.Unlock()
+	if q != nil {
+		return q, nil
+	}
+	q, err := cl.OpenQueue(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	c.qmu.Lock()
+	c.queues[name] = q
+	c.qmu.Unlock()
+	return q, nil
+}
+
+func (c *Console) forget(name string) {
+	c.qmu.Lock()
+	delete(c.queues, name)
+	c.qmu.Unlock()
 }
 
 // rates keeps a few recent samples of each queue, so the pages can show

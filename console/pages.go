@@ -27,13 +27,11 @@ func (c *Console) fleetView() view {
 
 func (c *Console) instanceView(role, inst string) view {
 	return view{title: inst, nav: "fleet", main: "instance-main", data: func(ctx context.Context) (any, string) {
-		ms, note := c.fleetMembers(ctx)
-		for _, m := range ms {
-			if m.Role == role && m.Instance == inst {
-				return m, note
-			}
+		m, note := c.instance(ctx, role, inst)
+		if m.Instance == "" {
+			return nil, note
 		}
-		return nil, "no instance " + inst + " of role " + role + " in the fleet"
+		return m, note
 	}}
 }
 
@@ -62,7 +60,7 @@ func (c *Console) queueView(name string, after uint64) view {
 		if d.Row.Err != "" {
 			return d, ""
 		}
-		q, err := cl.OpenQueue(ctx, name)
+		q, err := c.open(ctx, cl, name)
 		if err != nil {
 			return d, err.Error()
 		}

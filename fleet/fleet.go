@@ -29,15 +29,33 @@ const GoneAfter = 3 * Interval
 // keep is how long the bucket keeps a snapshot after its last write.
 const keep = time.Hour
 
-// Envelope is what a host publishes: who it is, when, and its snapshot.
+// Envelope is what a host publishes about itself in the fleet bucket: who
+// it is, when, and a summary of its state, small enough that a page of a
+// hundred instances reads fast. Its whole snapshot goes to StatusBucket.
 type Envelope struct {
-	Role        string          `json:"role"`
-	Instance    string          `json:"instance"`
-	Deployment  string          `json:"deployment,omitempty"`
-	State       string          `json:"state"`
-	PublishedAt time.Time       `json:"published_at"`
-	Status      json.RawMessage `json:"status"`
+	Role        string    `json:"role"`
+	Instance    string    `json:"instance"`
+	Deployment  string    `json:"deployment,omitempty"`
+	State       string    `json:"state"`
+	PublishedAt time.Time `json:"published_at"`
+	Summary     Summary   `json:"summary"`
 }
+
+// Summary is the part of an instance's snapshot a fleet view shows.
+type Summary struct {
+	Ready       bool          `json:"ready"`
+	ReadyReason string        `json:"ready_reason,omitempty"`
+	Busy        bool          `json:"busy,omitempty"`
+	Frozen      string        `json:"frozen,omitempty"`
+	Uptime      time.Duration `json:"uptime"`
+	Recycles    int           `json:"recycles"`
+	Failures    int           `json:"consecutive_failures"`
+	LastRecycle string        `json:"last_recycle,omitempty"`
+}
+
+// StatusBucket holds each instance's whole snapshot (lifecycle.Status as
+// JSON), under the same key as its envelope.
+const StatusBucket = "CR_FLEET_STATUS"
 
 // Member is one instance as the fleet bucket shows it.
 type Member struct {
@@ -66,48 +84,64 @@ func keyPart(s string) string {
 }
 
 // open creates the bucket or opens it as it is.
-func open(ctx context.Context, c *queue.Client) (jetstream.KeyValue, error) {
+func open(ctx context.Context, c *queue.Client, bucket string) (jetstream.KeyValue, error) {
 	js := c.JetStream()
-	kv, err := js.KeyValue(ctx, Bucket)
+	kv, err := js.KeyValue(ctx, bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: Bucket, Description: "cloudrole fleet: one status snapshot per instance",
+			Bucket: bucket, Description: "cloudrole fleet: one entry per instance",
 			History: 1, TTL: keep, Storage: jetstream.FileStorage,
 		})
 		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = js.KeyValue(ctx, Bucket)
+			kv, err = js.KeyValue(ctx, bucket)
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("fleet: bucket %s: %w", Bucket, err)
+		return nil, fmt.Errorf("fleet: bucket %s: %w", bucket, err)
 	}
 	return kv, nil
+}
+
+// Snapshot returns the whole status snapshot (lifecycle.Status as JSON)
+// the instance role/instance published last. Errors wrap
+// jetstream.ErrKeyNotFound for an instance the fleet does not know.
+func Snapshot(ctx context.Context, c *queue.Client, role, instance string) (json.RawMessage, error) {
+	kv, err := open(ctx, c, StatusBucket)
+	if err != nil {
+		return nil, err
+	}
+	e, err := kv.Get(ctx, Key(role, instance))
+	if err != nil {
+		return nil, fmt.Errorf("fleet: %s/%s: %w", role, instance, err)
+	}
+	return e.Value(), nil
 }
 
 // Read returns every member of the fleet, sorted by role then instance,
 // judged gone or not as of now. It reads without a watch: one request per
 // member.
 func Read(ctx context.Context, c *queue.Client, now time.Time) ([]Member, error) {
-	kv, err := open(ctx, c)
+	kv, err := open(ctx, c, Bucket)
 	if err != nil {
 		return nil, err
 	}
-	lister, err := kv.ListKeys(ctx)
+	// A watch delivers every current value in one stream of messages,
+	// then a nil: one request for the whole fleet, not one per member.
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
-		return nil, fmt.Errorf("fleet: list: %w", err)
+		return nil, fmt.Errorf("fleet: read: %w", err)
 	}
-	var keys []string
-	for k := range lister.Keys() {
-		keys = append(keys, k)
-	}
-	out := make([]Member, 0, len(keys))
-	for _, k := range keys {
-		e, err := kv.Get(ctx, k)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue // dropped meanwhile
+	defer w.Stop()
+	var out []Member
+	for {
+		var e jetstream.KeyValueEntry
+		select {
+		case e = <-w.Updates():
+		case <-ctx.Done():
+			return nil, fmt.Errorf("fleet: read: %w", ctx.Err())
 		}
-		if err != nil {
-			return nil, fmt.Errorf("fleet: %s: %w", k, err)
+		if e == nil {
+			break
 		}
 		var env Envelope
 		if err := json.Unmarshal(e.Value(), &env); err != nil {
@@ -129,20 +163,20 @@ func Read(ctx context.Context, c *queue.Client, now time.Time) ([]Member, error)
 // concurrent use.
 type Publisher struct {
 	role, instance, deployment string
-	snapshot                   func() (state string, status any)
+	snapshot                   func() (state string, summary Summary, status any)
 	client                     func() *queue.Client
 	log                        *slog.Logger
 	kick                       chan struct{}
 
-	mu sync.Mutex
-	kv jetstream.KeyValue
+	mu       sync.Mutex
+	kv, full jetstream.KeyValue // the envelopes' bucket and the snapshots'
 }
 
 // NewPublisher returns a publisher for one instance. snapshot returns the
-// instance's state and status (marshalled to JSON); client returns the
-// NATS client to publish through, or nil while there is none (nothing is
-// published then).
-func NewPublisher(role, instance, deployment string, snapshot func() (string, any), client func() *queue.Client, log *slog.Logger) *Publisher {
+// instance's state, its summary and its whole status (marshalled to
+// JSON); client returns the NATS client to publish through, or nil while
+// there is none (nothing is published then).
+func NewPublisher(role, instance, deployment string, snapshot func() (string, Summary, any), client func() *queue.Client, log *slog.Logger) *Publisher {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -224,7 +258,7 @@ func (p *Publisher) publish(ctx context.Context, last bool) {
 	if c == nil {
 		return
 	}
-	state, st := p.snapshot()
+	state, sum, st := p.snapshot()
 	if last {
 		state = "stopped"
 	}
@@ -233,23 +267,32 @@ func (p *Publisher) publish(ctx context.Context, last bool) {
 		p.log.Debug("fleet: snapshot", "error", err.Error())
 		return
 	}
-	b, err := json.Marshal(Envelope{Role: p.role, Instance: p.instance, Deployment: p.deployment, State: state, PublishedAt: time.Now().UTC(), Status: raw})
+	env, err := json.Marshal(Envelope{Role: p.role, Instance: p.instance, Deployment: p.deployment, State: state, PublishedAt: time.Now().UTC(), Summary: sum})
 	if err != nil {
 		return
 	}
 	p.mu.Lock()
-	kv := p.kv
+	kv, full := p.kv, p.full
 	p.mu.Unlock()
 	if kv == nil {
-		if kv, err = open(ctx, c); err != nil {
+		if full, err = open(ctx, c, StatusBucket); err == nil {
+			kv, err = open(ctx, c, Bucket)
+		}
+		if err != nil {
 			p.log.Debug("fleet: open", "error", err.Error())
 			return
 		}
 		p.mu.Lock()
-		p.kv = kv
+		p.kv, p.full = kv, full
 		p.mu.Unlock()
 	}
-	if _, err := kv.Put(ctx, Key(p.role, p.instance), b); err != nil {
+	key := Key(p.role, p.instance)
+	// The snapshot first: a reader that finds the envelope finds it too.
+	if _, err := full.Put(ctx, key, raw); err != nil {
+		p.log.Debug("fleet: publish", "error", err.Error())
+		return
+	}
+	if _, err := kv.Put(ctx, key, env); err != nil {
 		p.log.Debug("fleet: publish", "error", err.Error())
 	}
 }

@@ -32,8 +32,10 @@ func client(t *testing.T) *queue.Client {
 func TestFleetMembers(t *testing.T) {
 	c := client(t)
 	ctx := context.Background()
-	snap := func(state string) func() (string, any) {
-		return func() (string, any) { return state, map[string]string{"state": state} }
+	snap := func(state string) func() (string, Summary, any) {
+		return func() (string, Summary, any) {
+			return state, Summary{Ready: state == "running"}, map[string]string{"state": state}
+		}
 	}
 	a := NewPublisher("orders", "orders_a", "prod", snap("running"), func() *queue.Client { return c }, nil)
 	b := NewPublisher("orders", "orders b/2", "prod", snap("frozen"), func() *queue.Client { return c }, nil)
@@ -46,9 +48,13 @@ func TestFleetMembers(t *testing.T) {
 	if len(ms) != 2 || ms[0].Instance != "orders b/2" || ms[1].Instance != "orders_a" || ms[0].State != "frozen" || ms[0].Gone || ms[1].Gone {
 		t.Fatalf("members %+v", ms)
 	}
+	if !ms[1].Summary.Ready || ms[0].Summary.Ready {
+		t.Fatalf("summaries %+v", ms)
+	}
+	raw, err := Snapshot(ctx, c, "orders", "orders_a")
 	var st map[string]string
-	if err := json.Unmarshal(ms[1].Status, &st); err != nil || st["state"] != "running" {
-		t.Fatalf("snapshot %s: %v", ms[1].Status, err)
+	if err != nil || json.Unmarshal(raw, &st) != nil || st["state"] != "running" {
+		t.Fatalf("snapshot %s: %v", raw, err)
 	}
 	// Silent for longer than GoneAfter: gone.
 	if ms, _ := Read(ctx, c, time.Now().Add(GoneAfter+time.Second)); !ms[0].Gone || !ms[1].Gone {
@@ -71,7 +77,7 @@ func TestFleetMembers(t *testing.T) {
 // Without a client (the role uses no NATS) nothing is published and
 // nothing fails.
 func TestNoClientNoPublish(t *testing.T) {
-	p := NewPublisher("r", "i", "", func() (string, any) { return "running", nil }, func() *queue.Client { return nil }, nil)
+	p := NewPublisher("r", "i", "", func() (string, Summary, any) { return "running", Summary{}, nil }, func() *queue.Client { return nil }, nil)
 	p.Publish(context.Background())
 }
 

@@ -103,9 +103,9 @@ func New(r role.Role, cfg *config.Config, opts Options) (*Host, error) {
 		}
 		h.queues, h.ownQueues = q, true
 	}
-	h.fleet = fleet.NewPublisher(cfg.Role.Name, cfg.Role.InstanceID, cfg.Role.Deployment, func() (string, any) {
+	h.fleet = fleet.NewPublisher(cfg.Role.Name, cfg.Role.InstanceID, cfg.Role.Deployment, func() (string, fleet.Summary, any) {
 		st := h.Status()
-		return string(st.State), st
+		return string(st.State), st.Summary(), st
 	}, h.queues.Started, opts.Logger)
 	h.ctx, h.cancel = context.WithCancelCause(context.Background())
 	if cfg.File != "" {
