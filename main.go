@@ -103,6 +103,11 @@ func verbs(opts Options) []*verb {
 }
 
 func builtinVerbs() []*verb {
+	return append(hostVerbs(), roleVerbs(operatorVerbs())...)
+}
+
+// hostVerbs run, check, install and control the role itself.
+func hostVerbs() []*verb {
 	return []*verb{
 		{name: "run", summary: "run the role in the foreground (the default); under systemd or the Windows service manager, as a service", run: runVerb},
 		{name: "validate", summary: "check the config and exit (0 if valid, 3 if not)", run: validateVerb},
@@ -317,12 +322,20 @@ func runVerb(ctx context.Context, r role.Role, inv *invocation, opts Options) in
 	if notify != nil {
 		hopts.Events = chainEvents(hopts.Events, systemdEvents(notify, hopts.Logger))
 	}
+	var x extras
+	x.wire(cfg, &hopts)
 	h, err := lifecycle.New(r, cfg, hopts)
 	if err != nil {
 		fmt.Fprintf(opts.Stderr, "%s: %v\n", opts.Name, err)
 		return lifecycle.ExitError
 	}
+	if err := x.attach(h, cfg, hopts.Logger); err != nil {
+		fmt.Fprintf(opts.Stderr, "%s: %v\n", opts.Name, err)
+		return lifecycle.ExitError
+	}
+	defer x.close()
 	runHost := func(ctx context.Context) int {
+		defer x.serve(ctx)()
 		if every := watchdogInterval(opts.Environ); notify != nil && every > 0 {
 			wctx, stop := context.WithCancel(ctx)
 			done := make(chan struct{})

@@ -19,9 +19,29 @@ type Config struct {
 	Health   Health
 	Log      Log
 	NATS     NATS
+	Console  Console
 	Service  Service
 	Startup  []startup.Task
 	Settings map[string]string
+}
+
+// Console configures the web console (package console) and who may act
+// in it.
+type Console struct {
+	// Addr is where the console is served. "" (the default) serves it
+	// under /console/ on the health server when health.addr is on loopback,
+	// and nowhere otherwise; "health" serves it there whatever the address;
+	// "off" disables it; host:port gives it a listener of its own. Off
+	// loopback, a token is required (to read as well as to act).
+	Addr string
+	// Token is an operator token (named "config" in the log of actions).
+	// At least 16 characters. Prefer TokenFile: a token in the config file
+	// is readable by whoever reads the file.
+	Token string
+	// TokenFile holds operator tokens, one "name token" per line (blank
+	// lines and # comments allowed), each token at least 16 characters.
+	// Relative paths resolve against the config file's directory.
+	TokenFile string
 }
 
 // Role names the role and where it keeps local state.

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +48,14 @@ func TestEnvOverridesEverySection(t *testing.T) {
 	if n := mustParse(t, "nats: {store_dir: x, sync: 2m, listen: \"127.0.0.1:1\"}\n", embedded...).NATS; n.StoreDir != "/js" || n.Sync != "1s" || n.Listen != "127.0.0.1:0" {
 		t.Fatalf("embedded keys from the environment: %+v", n)
 	}
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("alice 0123456789abcdefXYZ\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	console := []string{"CLOUDROLE_CONSOLE_ADDR=127.0.0.1:9999", "CLOUDROLE_CONSOLE_TOKEN=0123456789abcdef-env", "CLOUDROLE_CONSOLE_TOKEN_FILE=" + tokens}
+	if c := mustParse(t, "", console...).Console; c.Addr != "127.0.0.1:9999" || c.Token != "0123456789abcdef-env" || c.TokenFile != tokens {
+		t.Fatalf("console from the environment: %+v", c)
+	}
 	token := []string{"CLOUDROLE_NATS_URL=nats://n:4222", "CLOUDROLE_NATS_TOKEN=t"}
 	if n := mustParse(t, "", token...).NATS; n.Token != "t" {
 		t.Fatalf("token from the environment: %+v", n)
@@ -55,7 +65,7 @@ func TestEnvOverridesEverySection(t *testing.T) {
 		for _, f := range s.fields {
 			name := "CLOUDROLE_" + strings.ToUpper(s.name+"_"+f.key) + "="
 			found := false
-			for _, kv := range append(append(env, embedded...), token...) {
+			for _, kv := range append(append(append(env, embedded...), token...), console...) {
 				found = found || strings.HasPrefix(kv, name)
 			}
 			if !found {

@@ -46,6 +46,7 @@ func (p *parser) finish(opts Options) {
 	abs(&c.NATS.TLSCert)
 	abs(&c.NATS.TLSKey)
 	abs(&c.Service.WorkingDir)
+	abs(&c.Console.TokenFile)
 	for i := range c.Startup {
 		abs(&c.Startup[i].Dir)
 	}

@@ -85,6 +85,9 @@ nats:
   tls_ca: /pki/ca.pem
   tls_cert: /pki/cert.pem
   tls_key: /pki/key.pem
+console:
+  addr: health
+  token: 0123456789abcdef-token
 service:
   name: orders-svc
   display_name: Orders worker
@@ -133,6 +136,7 @@ func TestEveryFieldParsed(t *testing.T) {
 			CredsFile: "/etc/roles/secrets/orders.creds", User: "orders", Password: "hunter2",
 			TLSCA: "/pki/ca.pem", TLSCert: "/pki/cert.pem", TLSKey: "/pki/key.pem",
 			StoreDir: "/var/lib/orders/nats", Sync: "always", Listen: "127.0.0.1:-1"},
+		Console: Console{Addr: "health", Token: "0123456789abcdef-token"},
 		Service: Service{Name: "orders-svc", DisplayName: "Orders worker", Description: "Processes orders",
 			User: "svc-orders", WorkingDir: "/srv/orders", Env: map[string]string{"GOMAXPROCS": "4", "MODE": "prod"}},
 		Startup: []startup.Task{
@@ -163,6 +167,12 @@ const embeddedYAML = `nats:
   listen: 127.0.0.1:4333
 `
 
+// consoleFileYAML names a token file (it must exist to parse: see
+// TestConsoleTokens).
+const consoleFileYAML = `console:
+  token_file: tokens
+`
+
 // tokenYAML authenticates with a token: one of token, user/password or
 // creds_file, so it cannot go into fullYAML.
 const tokenYAML = `nats:
@@ -173,7 +183,7 @@ const tokenYAML = `nats:
 // Every schema key appears in fullYAML, embeddedYAML or tokenYAML, so a key added to
 // the schema without a test fails here.
 func TestFullYAMLCoversSchema(t *testing.T) {
-	all := "\n" + fullYAML + "\n" + embeddedYAML + "\n" + tokenYAML
+	all := "\n" + fullYAML + "\n" + embeddedYAML + "\n" + tokenYAML + "\n" + consoleFileYAML
 	for _, s := range schema {
 		for _, k := range s.keys() {
 			if !strings.Contains(all, "\n"+s.name+":") || !strings.Contains(all, "\n  "+k+":") {

@@ -124,6 +124,11 @@ var schema = []section{
 		strField("sync", func(c *Config) *string { return &c.NATS.Sync }),
 		strField("listen", func(c *Config) *string { return &c.NATS.Listen }),
 	}},
+	{name: "console", restart: true, fields: []field{
+		strField("addr", func(c *Config) *string { return &c.Console.Addr }),
+		strField("token", func(c *Config) *string { return &c.Console.Token }),
+		strField("token_file", func(c *Config) *string { return &c.Console.TokenFile }),
+	}},
 	{name: "service", restart: true, fields: []field{
 		strField("name", func(c *Config) *string { return &c.Service.Name }),
 		strField("display_name", func(c *Config) *string { return &c.Service.DisplayName }),

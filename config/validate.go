@@ -57,6 +57,7 @@ func (p *parser) validate() {
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		p.errorf("log.format", "%s is not text or json", quote(c.Log.Format))
 	}
+	p.validateConsole()
 	if c.Health.Addr != "off" {
 		if err := checkHostPort(c.Health.Addr, false); err != "" {
 			p.errorf("health.addr", "%s: %s (or \"off\")", quote(c.Health.Addr), err)

@@ -144,6 +144,10 @@ func TestReadinessFollowsQueueConnection(t *testing.T) {
 	if n := hs.rec.count(recycled); n != 0 {
 		t.Fatalf("%d recycles during a NATS outage; readiness should carry it", n)
 	}
+	// Stop the host before the test's server goes: a server shut down
+	// while a client writes to it (the fleet snapshot) leaks goroutines.
+	hs.h.Stop(nil)
+	hs.wait()
 }
 
 func startNATS(t *testing.T, o *server.Options) *server.Server {

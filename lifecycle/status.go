@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/cloudrole/cloudrole/fleet"
 	"github.com/cloudrole/cloudrole/queue"
 	"github.com/cloudrole/cloudrole/role"
 	"github.com/cloudrole/cloudrole/startup"
@@ -52,6 +53,16 @@ type Status struct {
 	// NATS is the queue connection: embedded or external, connected or
 	// not, and per-queue figures (state "unused" until a role connects).
 	NATS queue.ProviderStatus `json:"nats"`
+}
+
+// Summary is the part of the snapshot a fleet view shows of each instance.
+func (s Status) Summary() fleet.Summary {
+	sum := fleet.Summary{Ready: s.Ready, ReadyReason: s.ReadyReason, Busy: s.Busy, Frozen: s.Frozen,
+		Uptime: time.Duration(s.Uptime), Recycles: s.Recycles, Failures: s.ConsecutiveFailures}
+	if n := len(s.RecycleHistory); n > 0 {
+		sum.LastRecycle = s.RecycleHistory[n-1].Reason
+	}
+	return sum
 }
 
 // Duration marshals as a Go duration string ("1m30s").
