@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"context"
 	"log/slog"
 	"runtime"
 	"strconv"
@@ -53,6 +54,15 @@ type acker struct {
 	groups  map[uint64]ackGroup // sent, awaiting confirmation, by token
 	token   uint64
 	settled chan struct{} // closed when groups empties after close began
+
+	// The group commit (nil: the server syncs every ack itself). Counts
+	// of acks the server has processed and a commit has not covered yet.
+	commit       *committer
+	commitWake   chan struct{}
+	commitDone   chan struct{}
+	toCommit     int
+	inCommit     int
+	commitClosed bool // commitWake is closed
 }
 
 type ackItem struct {
@@ -77,9 +87,10 @@ const ackSettleWait = 5 * time.Second
 // groups are given up after timeout (the jobs' lease: by then an ack that
 // was lost has been overtaken by a redelivery anyway). freed is called,
 // from the acker's goroutines, whenever confirmations lower the count.
-func newAcker(nc *nats.Conn, log *slog.Logger, levels int, timeout time.Duration, freed func()) (*acker, error) {
+func newAcker(nc *nats.Conn, commit *committer, log *slog.Logger, levels int, timeout time.Duration, freed func()) (*acker, error) {
 	a := &acker{
-		nc: nc, log: log, timeout: timeout, freed: freed,
+		nc: nc, commit: commit, log: log, timeout: timeout, freed: freed,
+		commitWake: make(chan struct{}, 1), commitDone: make(chan struct{}),
 		inbox:  nc.NewInbox(),
 		wake:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
@@ -91,7 +102,37 @@ func newAcker(nc *nats.Conn, log *slog.Logger, levels int, timeout time.Duration
 	}
 	a.sub = sub
 	go a.loop(levels)
+	if commit != nil {
+		go a.commits()
+	} else {
+		close(a.commitDone)
+	}
 	return a, nil
+}
+
+// commits runs the group commit for acks the server has processed: they
+// count as confirmed, and their slots come free, only once on disk. One
+// commit covers every group confirmed meanwhile.
+func (a *acker) commits() {
+	defer close(a.commitDone)
+	for range a.commitWake {
+		a.mu.Lock()
+		n := a.toCommit
+		a.toCommit, a.inCommit = 0, n
+		a.mu.Unlock()
+		if n == 0 {
+			continue
+		}
+		if err := a.commit.wait(context.Background()); err != nil {
+			a.log.Warn("queue: syncing acks to disk failed; those jobs may be delivered again", "jobs", n, "err", err)
+		}
+		a.mu.Lock()
+		a.inCommit = 0
+		a.settledLocked()
+		a.mu.Unlock()
+		a.unconfirmed.Add(-int64(n))
+		a.freed()
+	}
 }
 
 // ack queues the ack of a job of level delivered with reply subject reply.
@@ -196,6 +237,18 @@ func (a *acker) settle(tok uint64) {
 	a.mu.Lock()
 	g, ok := a.groups[tok]
 	delete(a.groups, tok)
+	if ok && a.commit != nil {
+		// Processed by the server; confirmed once the commit has it.
+		a.toCommit += g.n
+		if !a.commitClosed {
+			select {
+			case a.commitWake <- struct{}{}:
+			default:
+			}
+		}
+		a.mu.Unlock()
+		return
+	}
 	a.settledLocked()
 	a.mu.Unlock()
 	if ok {
@@ -205,7 +258,7 @@ func (a *acker) settle(tok uint64) {
 }
 
 func (a *acker) settledLocked() {
-	if a.settled != nil && len(a.groups) == 0 && len(a.pending) == 0 {
+	if a.settled != nil && len(a.groups) == 0 && len(a.pending) == 0 && a.toCommit == 0 && a.inCommit == 0 {
 		select {
 		case <-a.settled:
 		default:
@@ -255,4 +308,9 @@ func (a *acker) close(wait time.Duration) {
 	}
 	t.Stop()
 	_ = a.sub.Unsubscribe()
+	a.mu.Lock()
+	a.commitClosed = true
+	close(a.commitWake)
+	a.mu.Unlock()
+	<-a.commitDone
 }

@@ -89,6 +89,10 @@ func (q *Queue) Requeue(ctx context.Context, ref string) error {
 	if _, err := q.c.js.PublishMsg(ctx, m); err != nil {
 		return fmt.Errorf("queue %q: requeue dead letter %d: %w (it stays in the dead-letter stream)", q.name, raw.Sequence, q.pubErr(err))
 	}
+	// On disk before the letter goes: a crash then leaves a copy, never none.
+	if err := q.c.commit.wait(ctx); err != nil {
+		return fmt.Errorf("queue %q: requeue dead letter %d: %w (it stays in the dead-letter stream)", q.name, raw.Sequence, err)
+	}
 	if err := q.dlq.DeleteMsg(ctx, raw.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return fmt.Errorf("queue %q: dead letter %d was re-queued but not removed: %w", q.name, raw.Sequence, err)
 	}

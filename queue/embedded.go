@@ -54,6 +54,18 @@ func (p *Provider) startEmbedded(ctx context.Context) (*server.Server, error) {
 		NoSigs:       true,
 		NoLog:        true, // not the server's stderr logger: ours is set below
 	}
+	if p.opts.syncAlways && p.commit == nil {
+		// sync "always" through a group commit (see committer) where the
+		// OS allows it; the server's own interval sync is a backstop.
+		c, f, err := newStoreCommitter(p.opts.StoreDir)
+		if err != nil {
+			return nil, fmt.Errorf("queue: embedded store %s: %w", p.opts.StoreDir, err)
+		}
+		if c != nil {
+			p.commit, p.commitFile = c, f
+			so.SyncAlways, so.SyncInterval = false, commitBackstop
+		}
+	}
 	srv, err := server.NewServer(so)
 	if err != nil {
 		return nil, fmt.Errorf("queue: embedded server: %w", err)

@@ -162,6 +162,9 @@ func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOpti
 	if _, err := q.c.js.PublishMsg(ctx, m); err != nil {
 		return "", q.pubErr(err)
 	}
+	if err := q.c.commit.wait(ctx); err != nil {
+		return "", fmt.Errorf("queue %q: enqueue: the job was stored but is not confirmed on disk (a retry without WithID may store it twice): %w", q.name, err)
+	}
 	return id, nil
 }
 
@@ -251,6 +254,14 @@ func (q *Queue) EnqueueBatch(ctx context.Context, msgs []Message) ([]string, err
 				}
 			}
 			return ids, &BatchError{Errs: errs}
+		}
+	}
+	// One commit for the whole batch: the group commit's point.
+	if err := q.c.commit.wait(ctx); err != nil {
+		for i := range errs {
+			if errs[i] == nil && futs[i] != nil {
+				errs[i], failed = fmt.Errorf("queue %q: enqueue: the job was stored but is not confirmed on disk: %w", q.name, err), true
+			}
 		}
 	}
 	if failed {

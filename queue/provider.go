@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sort"
 	"sync"
 	"time"
@@ -39,6 +40,11 @@ type Provider struct {
 	closed    bool
 	waiting   int           // Client calls waiting for the external server
 	dial      connectRecord // their attempts so far
+
+	// The embedded store's group commit (nil without one), and the store
+	// directory it holds open; guarded by startMu.
+	commit     *committer
+	commitFile *os.File
 
 	// Observers added before the Client existed (Provider.Observe), and
 	// the removers of those attached since, by id.
@@ -120,6 +126,7 @@ func (p *Provider) Client(ctx context.Context) (*Client, error) {
 		srv.WaitForShutdown()
 		return nil, err
 	}
+	c.commit = p.commit
 	p.mu.Lock()
 	p.client, p.srv = c, srv
 	p.attachObserversLocked(c)
@@ -213,6 +220,12 @@ func (p *Provider) Close() error {
 		srv.WaitForShutdown()
 	}
 	_ = p.awaitAbandonedLocked(context.Background())
+	// After the server wrote its state at shutdown: a last commit.
+	p.commit.close()
+	if p.commitFile != nil {
+		p.commitFile.Close()
+		p.commit, p.commitFile = nil, nil
+	}
 	// Last: the store is closed, another process may open it.
 	errs = append(errs, p.unlockStoreLocked())
 	return errors.Join(errs...)
@@ -343,7 +356,8 @@ type Client struct {
 	mon *streamMonitor // nil for the embedded server
 
 	reconn    *reconnects
-	observers observers // of the workers' job events (Observe)
+	commit    *committer // the embedded store's group commit; nil: every write is synced by the server
+	observers observers  // of the workers' job events (Observe)
 
 	mu     sync.Mutex
 	queues map[string]*Queue

@@ -194,7 +194,7 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 		defer remove()
 	}
 	// Created last of what can fail: it is closed after the drain below.
-	w.acks, err = newAcker(q.c.nc, w.log, q.cfg.Levels, q.cfg.AckWait, w.wakeIfFree)
+	w.acks, err = newAcker(q.c.nc, q.c.commit, w.log, q.cfg.Levels, q.cfg.AckWait, w.wakeIfFree)
 	if err != nil {
 		return fmt.Errorf("queue %q: subscribe: %w", q.name, err)
 	}
@@ -482,6 +482,10 @@ func (w *worker) deadLetter(j *Job, l int, seq uint64, took time.Duration, cause
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := w.q.c.js.PublishMsg(ctx, &nats.Msg{Subject: dlqSubject(w.q.name), Header: h, Data: j.Payload})
+	if err == nil {
+		// The dead letter on disk before the job is terminated.
+		err = w.q.c.commit.wait(ctx)
+	}
 	if err != nil {
 		d := w.q.cfg.backoff(j.Attempt, randN)
 		w.log.Error("queue: dead-lettering failed; retrying the job later", "id", j.ID, "err", err, "delay", d)
