@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/thejerf/suture/v4"
@@ -36,6 +37,9 @@ func memSnapshot() (uint64, int) {
 }
 
 func runChild() int {
+	if side, ok := strings.CutPrefix(os.Getenv("BENCH_CHILD"), "worker-"); ok {
+		return runWorkerChild(side)
+	}
 	n, _ := strconv.Atoi(os.Getenv("BENCH_N"))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -17,6 +17,12 @@ import (
 // server has processed its acks — with fsync on every write, by a factor
 // of twenty.
 func waitEmpty(ctx context.Context, url, stream string) error {
+	return waitAtMost(ctx, url, stream, 0)
+}
+
+// waitAtMost returns once the stream holds at most left messages: in a
+// WorkQueue stream, once the server has applied the acks of all others.
+func waitAtMost(ctx context.Context, url, stream string, left uint64) error {
 	nc, err := nats.Connect(url)
 	if err != nil {
 		return err
@@ -37,7 +43,7 @@ func waitEmpty(ctx context.Context, url, stream string) error {
 		if err != nil {
 			return fmt.Errorf("stream %s: %w", stream, err)
 		}
-		if info.State.Msgs == 0 {
+		if info.State.Msgs <= left {
 			return nil
 		}
 		select {

@@ -19,86 +19,118 @@ import (
 // sizes scale every scenario.
 type sizes struct {
 	name        string
-	reps        int // pairwise repetitions (A B B A ...)
-	jobs        int // throughput jobs
-	durableJobs int // throughput jobs with fsync on every write
-	enqueue     int // enqueue-rate jobs
-	backlog     int // low-priority jobs waiting in the priority scenario
-	samples     int // latency samples
-	pickups     int // idle-pickup samples (asynq takes about a second each)
-	restarts    int // supervisor restarts measured
-	idleTasks   int // supervised idle tasks for the memory figure
-	concurrency int // workers in the queue scenarios, both sides
+	reps        int           // pairwise repetitions (A B B A ...)
+	fsyncFor    time.Duration // each run of the disk's write+fsync loop
+	e2eJobs     int           // end-to-end jobs on the durable defaults
+	jobs        int           // throughput jobs
+	durableJobs int           // throughput jobs with fsync on every write
+	backlogs    []int         // jobs waiting in the growth rows, smallest first; each row consumes the smallest
+	procJobs    int           // jobs drained by 1, 2, 3 worker processes
+	enqueue     int           // enqueue-rate jobs
+	samples     int           // latency samples
+	pickups     int           // idle-pickup samples (asynq takes about a second each)
+	restarts    int           // supervisor restarts measured
+	idleTasks   int           // supervised idle tasks for the memory figure
+	concurrency int           // workers in the queue scenarios, both sides
 }
 
 var (
-	quickSizes = sizes{name: "quick", reps: 3, jobs: 100_000, durableJobs: 10_000, enqueue: 5_000, backlog: 100_000, samples: 200, pickups: 30, restarts: 20_000, idleTasks: 10_000, concurrency: 64}
-	smokeSizes = sizes{name: "smoke", reps: 1, jobs: 1_000, durableJobs: 500, enqueue: 200, backlog: 1_000, samples: 20, pickups: 3, restarts: 500, idleTasks: 500, concurrency: 16}
+	quickSizes = sizes{name: "quick", reps: 3, fsyncFor: 1500 * time.Millisecond, e2eJobs: 20_000, jobs: 100_000, durableJobs: 10_000, backlogs: []int{10_000, 100_000}, procJobs: 100_000, enqueue: 5_000, samples: 200, pickups: 30, restarts: 20_000, idleTasks: 10_000, concurrency: 64}
+	smokeSizes = sizes{name: "smoke", reps: 1, fsyncFor: 200 * time.Millisecond, e2eJobs: 500, jobs: 1_000, durableJobs: 500,
+		backlogs: []int{2_000, 5_000}, procJobs: 2_000, enqueue: 200, samples: 20, pickups: 3, restarts: 500, idleTasks: 500, concurrency: 16}
 )
 
-// env holds what scenarios share: sizes, a temp dir and a Redis server.
+// env holds what scenarios share: sizes, a temp dir and the Redis servers.
 type env struct {
-	sz    sizes
-	dir   string
-	redis *exec.Cmd
-	raddr string
+	sz     sizes
+	growth bool // -growth: the 1M-waiting rows too
+	dir    string
+	redis  *redisServer // persistence off, memory only
+	aof    *redisServer // appendfsync always; started on first use
 }
 
-func newEnv(sz sizes) (*env, error) {
+func newEnv(sz sizes, growth bool) (*env, error) {
 	dir, err := os.MkdirTemp("", "cloudrole-bench")
 	if err != nil {
 		return nil, err
 	}
-	e := &env{sz: sz, dir: dir}
-	if err := e.startRedis(); err != nil {
+	e := &env{sz: sz, growth: growth, dir: dir}
+	e.redis, err = startRedis(dir, "memory only", "--save", "", "--appendonly", "no")
+	if err != nil {
 		e.close()
 		return nil, err
 	}
 	return e, nil
 }
 
-// startRedis runs redis-server on a free loopback port with persistence
-// off, the same settings every run.
-func (e *env) startRedis() error {
+// aofRedis is a second Redis, in the same temp dir (the same disk as the
+// JetStream stores), that appends every write to its log and fsyncs it
+// before replying: Redis's durable mode, the fair peer of sync "always".
+func (e *env) aofRedis() (*redisServer, error) {
+	if e.aof != nil {
+		return e.aof, nil
+	}
+	dir, err := os.MkdirTemp(e.dir, "redis-aof")
+	if err != nil {
+		return nil, err
+	}
+	e.aof, err = startRedis(dir, "appendfsync always", "--save", "", "--appendonly", "yes", "--appendfsync", "always")
+	return e.aof, err
+}
+
+// redisServer is a redis-server child on a free loopback port.
+type redisServer struct {
+	cmd  *exec.Cmd
+	addr string
+	mode string // its persistence, as the table names it
+}
+
+func startRedis(dir, mode string, persistence ...string) (*redisServer, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		return errors.New("redis-server not found on PATH: install Debian's redis-server package (apt-get install redis-server) for the asynq baselines")
+		return nil, errors.New("redis-server not found on PATH: install Debian's redis-server package (apt-get install redis-server) for the asynq baselines")
 	}
 	port, err := freePort()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	e.raddr = "127.0.0.1:" + strconv.Itoa(port)
-	e.redis = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", e.dir, "--protected-mode", "yes", "--loglevel", "warning")
-	e.redis.Stdout, e.redis.Stderr = os.Stderr, os.Stderr
-	if err := e.redis.Start(); err != nil {
-		return err
+	r := &redisServer{addr: "127.0.0.1:" + strconv.Itoa(port), mode: mode}
+	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir, "--protected-mode", "yes", "--loglevel", "warning"}, persistence...)
+	r.cmd = exec.Command(bin, args...)
+	r.cmd.Stdout, r.cmd.Stderr = os.Stderr, os.Stderr
+	if err := r.cmd.Start(); err != nil {
+		return nil, err
 	}
-	rc := redis.NewClient(&redis.Options{Addr: e.raddr})
+	rc := redis.NewClient(&redis.Options{Addr: r.addr})
 	defer rc.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for rc.Ping(context.Background()).Err() != nil {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("redis-server on %s did not answer", e.raddr)
+			r.stop()
+			return nil, fmt.Errorf("redis-server on %s did not answer", r.addr)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return nil
+	return r, nil
 }
 
-// flushRedis empties Redis between runs so each starts alike.
-func (e *env) flushRedis() error {
-	rc := redis.NewClient(&redis.Options{Addr: e.raddr})
+// flush empties Redis between runs so each starts alike.
+func (r *redisServer) flush() error {
+	rc := redis.NewClient(&redis.Options{Addr: r.addr})
 	defer rc.Close()
 	return rc.FlushAll(context.Background()).Err()
 }
 
-func (e *env) close() {
-	if e.redis != nil && e.redis.Process != nil {
-		e.redis.Process.Kill()
-		e.redis.Wait()
+func (r *redisServer) stop() {
+	if r != nil && r.cmd.Process != nil {
+		r.cmd.Process.Kill()
+		r.cmd.Wait()
 	}
+}
+
+func (e *env) close() {
+	e.redis.stop()
+	e.aof.stop()
 	os.RemoveAll(e.dir)
 }
 

@@ -13,15 +13,29 @@ import (
 
 const asynqType = "bench"
 
-func (e *env) asynqClient() *asynq.Client {
-	return asynq.NewClient(asynq.RedisClientOpt{Addr: e.raddr})
+// asynqEmptyPoll is how often the end-to-end rows' asynq server looks
+// at an empty queue (asynq's default: a random wait up to 1 s). A
+// producer-paced run empties the queue between arrivals, and asynq's one
+// fetching goroutine would then sleep through the burst that follows; a
+// throughput row should not be decided by that poll (the idle-pickup row
+// shows it at its default).
+const asynqEmptyPoll = 5 * time.Millisecond
+
+func (r *redisServer) asynqClient() *asynq.Client {
+	return asynq.NewClient(asynq.RedisClientOpt{Addr: r.addr})
 }
 
 // asynqServer runs an asynq server with conc workers on the given queues
 // until stop is called.
-func (e *env) asynqServer(conc int, queues map[string]int, strict bool, h func(*asynq.Task)) (stop func()) {
-	srv := asynq.NewServer(asynq.RedisClientOpt{Addr: e.raddr}, asynq.Config{
-		Concurrency: conc, Queues: queues, StrictPriority: strict,
+func (r *redisServer) asynqServer(conc int, queues map[string]int, strict bool, h func(*asynq.Task)) (stop func()) {
+	return r.asynqServerPoll(conc, queues, strict, 0, h)
+}
+
+// asynqServerPoll is asynqServer with the empty-queue poll set (0: asynq's
+// default).
+func (r *redisServer) asynqServerPoll(conc int, queues map[string]int, strict bool, poll time.Duration, h func(*asynq.Task)) (stop func()) {
+	srv := asynq.NewServer(asynq.RedisClientOpt{Addr: r.addr}, asynq.Config{
+		Concurrency: conc, Queues: queues, StrictPriority: strict, TaskCheckInterval: poll,
 		Logger: quietLogger{}, LogLevel: asynq.ErrorLevel,
 	})
 	mux := asynq.NewServeMux()
@@ -33,8 +47,8 @@ func (e *env) asynqServer(conc int, queues map[string]int, strict bool, h func(*
 }
 
 // asynqEnqueue stores n tasks in queue q using par goroutines.
-func (e *env) asynqEnqueue(n, par int, q string) error {
-	c := e.asynqClient()
+func (r *redisServer) asynqEnqueue(n, par int, q string) error {
+	c := r.asynqClient()
 	defer c.Close()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -56,17 +70,17 @@ func (e *env) asynqEnqueue(n, par int, q string) error {
 	return <-errs
 }
 
-func (e *env) asynqThroughput(n, conc int) (float64, error) {
-	if err := e.flushRedis(); err != nil {
+func (r *redisServer) asynqThroughput(n, conc int) (float64, error) {
+	if err := r.flush(); err != nil {
 		return 0, err
 	}
-	if err := e.asynqEnqueue(n, 16, "default"); err != nil {
+	if err := r.asynqEnqueue(n, 16, "default"); err != nil {
 		return 0, err
 	}
 	var count atomic.Int64
 	done := make(chan struct{})
 	start := time.Now()
-	stop := e.asynqServer(conc, map[string]int{"default": 1}, false, func(*asynq.Task) {
+	stop := r.asynqServer(conc, map[string]int{"default": 1}, false, func(*asynq.Task) {
 		if count.Add(1) == int64(n) {
 			close(done)
 		}
@@ -80,34 +94,86 @@ func (e *env) asynqThroughput(n, conc int) (float64, error) {
 	return float64(n) / time.Since(start).Seconds(), nil
 }
 
-func (e *env) asynqEnqueueRate(n int) (float64, error) {
-	if err := e.flushRedis(); err != nil {
+// asynqEndToEnd: 16 goroutines enqueue n tasks one by one (asynq has no
+// batch enqueue) while a server with conc workers runs them; tasks per
+// second until Redis holds none of them, that is until it has applied
+// every task's completion, not when the last handler ran.
+func (r *redisServer) asynqEndToEnd(n, conc int) (float64, error) {
+	if err := r.flush(); err != nil {
+		return 0, err
+	}
+	var count atomic.Int64
+	done := make(chan struct{})
+	start := time.Now()
+	stop := r.asynqServerPoll(conc, map[string]int{"default": 1}, false, asynqEmptyPoll, func(*asynq.Task) {
+		if count.Add(1) == int64(n) {
+			close(done)
+		}
+	})
+	defer stop()
+	enq := make(chan error, 1)
+	go func() { enq <- r.asynqEnqueue(n, 16, "default") }()
+	limit := time.After(5 * time.Minute)
+	select {
+	case err := <-enq:
+		if err != nil {
+			return 0, err
+		}
+	case <-limit:
+		return 0, fmt.Errorf("asynq enqueued fewer than %d in 5 minutes", n)
+	}
+	select {
+	case <-done:
+	case <-limit:
+		return 0, fmt.Errorf("asynq processed %d of %d in 5 minutes", count.Load(), n)
+	}
+	in := asynq.NewInspector(asynq.RedisClientOpt{Addr: r.addr})
+	defer in.Close()
+	for {
+		qi, err := in.GetQueueInfo("default")
+		if err != nil {
+			return 0, err
+		}
+		if qi.Size == 0 {
+			break
+		}
+		select {
+		case <-limit:
+			return 0, fmt.Errorf("asynq still holds %d tasks after 5 minutes", qi.Size)
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+func (r *redisServer) asynqEnqueueRate(n int) (float64, error) {
+	if err := r.flush(); err != nil {
 		return 0, err
 	}
 	start := time.Now()
-	if err := e.asynqEnqueue(n, 1, "default"); err != nil {
+	if err := r.asynqEnqueue(n, 1, "default"); err != nil {
 		return 0, err
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
 }
 
 // asynqPriority mirrors crPriority with strict priority queues.
-func (e *env) asynqPriority(backlog, samples, conc int) ([]time.Duration, error) {
-	if err := e.flushRedis(); err != nil {
+func (r *redisServer) asynqPriority(backlog, samples, conc int) ([]time.Duration, error) {
+	if err := r.flush(); err != nil {
 		return nil, err
 	}
-	if err := e.asynqEnqueue(backlog, 16, "low"); err != nil {
+	if err := r.asynqEnqueue(backlog, 16, "low"); err != nil {
 		return nil, err
 	}
 	lat := newLatencies(samples)
-	stop := e.asynqServer(conc, map[string]int{"critical": 6, "default": 3, "low": 1}, true, func(t *asynq.Task) {
+	stop := r.asynqServer(conc, map[string]int{"critical": 6, "default": 3, "low": 1}, true, func(t *asynq.Task) {
 		if len(t.Payload()) == 129 { // high jobs carry one extra byte
 			lat.add(time.Since(sentAt(t.Payload())))
 		}
 		time.Sleep(time.Millisecond)
 	})
 	defer stop()
-	c := e.asynqClient()
+	c := r.asynqClient()
 	defer c.Close()
 	for range samples {
 		p := append(payload(time.Now()), 1)
@@ -119,14 +185,14 @@ func (e *env) asynqPriority(backlog, samples, conc int) ([]time.Duration, error)
 	return lat.wait(time.Minute)
 }
 
-func (e *env) asynqPickup(samples int) ([]time.Duration, error) {
-	if err := e.flushRedis(); err != nil {
+func (r *redisServer) asynqPickup(samples int) ([]time.Duration, error) {
+	if err := r.flush(); err != nil {
 		return nil, err
 	}
 	got := make(chan time.Duration, 1)
-	stop := e.asynqServer(1, map[string]int{"default": 1}, false, func(t *asynq.Task) { got <- time.Since(sentAt(t.Payload())) })
+	stop := r.asynqServer(1, map[string]int{"default": 1}, false, func(t *asynq.Task) { got <- time.Since(sentAt(t.Payload())) })
 	defer stop()
-	c := e.asynqClient()
+	c := r.asynqClient()
 	defer c.Close()
 	var out []time.Duration
 	for range samples {

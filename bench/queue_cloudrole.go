@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -221,4 +222,77 @@ func crPickup(url string, samples int) ([]time.Duration, error) {
 		}
 	}
 	return out, nil
+}
+
+// crEndToEnd: one producer enqueues n jobs with EnqueueBatch (1000 a
+// batch) while a worker with conc slots runs them; jobs per second from
+// the first enqueue until the level's stream is empty and then after
+// (if not nil) has returned.
+func crEndToEnd(q *queue.Queue, url string, n, conc int, after func() error) (float64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var count atomic.Int64
+	done := make(chan struct{})
+	stop := work(q, conc, func(context.Context, *queue.Job) error {
+		if count.Add(1) == int64(n) {
+			close(done)
+		}
+		return nil
+	})
+	start := time.Now()
+	if err := crEnqueueBatch(ctx, q, n, queue.Normal); err != nil {
+		stop()
+		return 0, err
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		stop()
+		return 0, fmt.Errorf("consumed %d of %d jobs in 5 minutes", count.Load(), n)
+	}
+	if err := waitEmpty(ctx, url, "CRQ_bench_p1"); err != nil {
+		stop()
+		return 0, err
+	}
+	if after != nil {
+		if err := after(); err != nil {
+			stop()
+			return 0, err
+		}
+	}
+	elapsed := time.Since(start)
+	if err := stop(); err != nil {
+		return 0, err
+	}
+	return float64(n) / elapsed.Seconds(), nil
+}
+
+// crDefaultEndToEnd runs crEndToEnd on cloudrole as a user runs it: the
+// embedded server with nothing but a StoreDir (sync "always", through the
+// group commit on Linux; sync "" is that default) and a queue at its
+// default config.
+func crDefaultEndToEnd(dir, sync string, n, conc int) (float64, error) {
+	store, err := os.MkdirTemp(dir, "cr-default")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(store)
+	p, err := queue.NewProvider(queue.Options{NATS: queue.NATS{StoreDir: store, Sync: sync}})
+	if err != nil {
+		return 0, err
+	}
+	defer p.Close()
+	ctx := context.Background()
+	c, err := p.Client(ctx)
+	if err != nil {
+		return 0, err
+	}
+	q, err := c.Queue(ctx, "bench", queue.Config{})
+	if err != nil {
+		return 0, err
+	}
+	// The stream empty means the server has applied every ack; one more
+	// sync of the store's file system puts the last of them on disk, as
+	// raw's SyncAlways server has its own by then.
+	return crEndToEnd(q, c.Conn().ConnectedUrl(), n, conc, func() error { return syncStore(store) })
 }

@@ -13,6 +13,11 @@ import (
 // rawStream opens a WorkQueue stream like the one cloudrole makes for a
 // queue level, for the raw nats.go baseline.
 func rawStream(ctx context.Context, url string) (*nats.Conn, jetstream.JetStream, error) {
+	return rawStreamR(ctx, url, 1)
+}
+
+// rawStreamR is rawStream with the given replicas.
+func rawStreamR(ctx context.Context, url string, replicas int) (*nats.Conn, jetstream.JetStream, error) {
 	nc, err := nats.Connect(url)
 	if err != nil {
 		return nil, nil, err
@@ -23,7 +28,7 @@ func rawStream(ctx context.Context, url string) (*nats.Conn, jetstream.JetStream
 		return nil, nil, err
 	}
 	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "RAW", Subjects: []string{"raw.jobs"},
-		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage})
+		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Replicas: replicas})
 	if err != nil {
 		nc.Close()
 		return nil, nil, err
@@ -115,4 +120,68 @@ func rawEnqueueRate(url string, n int, batch bool) (float64, error) {
 		}
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// rawEndToEnd: one producer publishes n jobs in PublishAsync windows of
+// 1000 while a durable pull consumer's Consume acks them; jobs per second
+// from the first publish until the stream is empty.
+func rawEndToEnd(url string, n, replicas int) (float64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	nc, js, err := rawStreamR(ctx, url, replicas)
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	cons, err := js.CreateOrUpdateConsumer(ctx, "RAW", jetstream.ConsumerConfig{Durable: "raw", AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute})
+	if err != nil {
+		return 0, err
+	}
+	var count atomic.Int64
+	done := make(chan struct{})
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		m.Ack()
+		if count.Add(1) == int64(n) {
+			close(done)
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer cc.Stop()
+	start := time.Now()
+	for sent := 0; sent < n; sent += 1000 {
+		if err := rawPublishAsync(ctx, js, min(1000, n-sent)); err != nil {
+			return 0, err
+		}
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("consumed %d of %d", count.Load(), n)
+	}
+	if err := waitEmpty(ctx, url, "RAW"); err != nil {
+		return 0, err
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// rawFill stores n jobs and creates the durable consumer that worker
+// processes share, allowed maxAck unacknowledged jobs in all.
+func rawFill(url string, n, maxAck int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	nc, js, err := rawStream(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	for sent := 0; sent < n; sent += 1000 {
+		if err := rawPublishAsync(ctx, js, min(1000, n-sent)); err != nil {
+			return err
+		}
+	}
+	_, err = js.CreateOrUpdateConsumer(ctx, "RAW", jetstream.ConsumerConfig{Durable: "raw", AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait: time.Minute, MaxAckPending: maxAck})
+	return err
 }
