@@ -35,26 +35,25 @@ type sizes struct {
 }
 
 var (
-	quickSizes = sizes{name: "quick", reps: 3, fsyncFor: 1500 * time.Millisecond, e2eJobs: 20_000, jobs: 100_000, durableJobs: 10_000, backlogs: []int{10_000, 100_000}, procJobs: 100_000, enqueue: 5_000, samples: 200, pickups: 30, restarts: 20_000, idleTasks: 10_000, concurrency: 64}
+	quickSizes = sizes{name: "quick", reps: 3, fsyncFor: 1500 * time.Millisecond, e2eJobs: 20_000, jobs: 100_000, durableJobs: 10_000, backlogs: []int{10_000, 100_000, 1_000_000}, procJobs: 100_000, enqueue: 5_000, samples: 200, pickups: 30, restarts: 20_000, idleTasks: 10_000, concurrency: 64}
 	smokeSizes = sizes{name: "smoke", reps: 1, fsyncFor: 200 * time.Millisecond, e2eJobs: 500, jobs: 1_000, durableJobs: 500,
 		backlogs: []int{2_000, 5_000}, procJobs: 2_000, enqueue: 200, samples: 20, pickups: 3, restarts: 500, idleTasks: 500, concurrency: 16}
 )
 
 // env holds what scenarios share: sizes, a temp dir and the Redis servers.
 type env struct {
-	sz     sizes
-	growth bool // -growth: the 1M-waiting rows too
-	dir    string
-	redis  *redisServer // persistence off, memory only
-	aof    *redisServer // appendfsync always; started on first use
+	sz    sizes
+	dir   string
+	redis *redisServer // persistence off, memory only
+	aof   *redisServer // appendfsync always; started on first use
 }
 
-func newEnv(sz sizes, growth bool) (*env, error) {
+func newEnv(sz sizes) (*env, error) {
 	dir, err := os.MkdirTemp("", "cloudrole-bench")
 	if err != nil {
 		return nil, err
 	}
-	e := &env{sz: sz, growth: growth, dir: dir}
+	e := &env{sz: sz, dir: dir}
 	e.redis, err = startRedis(dir, "memory only", "--save", "", "--appendonly", "no")
 	if err != nil {
 		e.close()

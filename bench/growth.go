@@ -7,21 +7,10 @@ import (
 	"github.com/cloudrole/cloudrole/queue"
 )
 
-// growthBacklog is the extra backlog -growth adds.
-const growthBacklog = 1_000_000
-
-// backlogs are the growth rows' waiting jobs, smallest first.
-func (e *env) backlogs() []int {
-	if e.growth {
-		return append(append([]int(nil), e.sz.backlogs...), growthBacklog)
-	}
-	return e.sz.backlogs
-}
-
-// growthReps pairs fewer runs at the largest backlog, whose fill alone
-// takes tens of seconds.
+// growthReps pairs a single run at a backlog of a million, whose fills
+// alone take tens of seconds (asynq's, one task at a time, a minute).
 func (e *env) growthReps(backlog int) int {
-	if backlog >= growthBacklog {
+	if backlog >= 1_000_000 {
 		return 1
 	}
 	return e.sz.reps
@@ -46,7 +35,7 @@ func crFill(url string, n int) error {
 func growthRows(e *env) ([]row, error) {
 	var rows []row
 	crRSS, rawRSS := map[int][]float64{}, map[int][]float64{}
-	bls := e.backlogs()
+	bls := e.sz.backlogs
 	k := bls[0]
 	for _, n := range bls {
 		run := func(side, stream string, fill func(string) error, rss map[int][]float64) func() (float64, error) {
@@ -102,7 +91,11 @@ func processRows(e *env) ([]row, error) {
 		if err != nil {
 			return nil, err
 		}
-		rows = append(rows, row{Scenario: fmt.Sprintf("consume+ack of %d waiting, %d worker processes on one queue, %d in flight each, %s", n, procs, rawMaxAckPending, sync2m),
+		what := "1 worker process"
+		if procs > 1 {
+			what = fmt.Sprintf("%d worker processes", procs)
+		}
+		rows = append(rows, row{Scenario: fmt.Sprintf("consume+ack of %d waiting, %s on one queue, %d in flight each, %s", n, what, rawMaxAckPending, sync2m),
 			Unit: "jobs/s", Cloudrole: a, Baseline: "raw jetstream Consume, same", Base: b, Ratio: r})
 	}
 	return rows, nil

@@ -6,7 +6,6 @@
 //	go run . -quick        # the full suite in a few minutes
 //	go run . -smoke        # tiny sizes; exits non-zero if a scenario has no figure (CI)
 //	go run . -json         # the table as JSON
-//	go run . -growth       # with the rows that have 1,000,000 jobs waiting
 package main
 
 import (
@@ -30,7 +29,6 @@ func main() {
 	smoke := flag.Bool("smoke", false, "tiny sizes, seconds; fail if any scenario has no figure")
 	asJSON := flag.Bool("json", false, "print the table as JSON")
 	only := flag.String("run", "", "only scenarios whose name contains this")
-	growth := flag.Bool("growth", false, "add the rows with 1,000,000 jobs waiting (about N more minutes)")
 	flag.Parse()
 	_ = quick
 	sz := quickSizes
@@ -38,7 +36,7 @@ func main() {
 		sz = smokeSizes
 	}
 
-	env, err := newEnv(sz, *growth)
+	env, err := newEnv(sz)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)

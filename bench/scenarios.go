@@ -126,8 +126,13 @@ func enqueueRates(e *env) ([]row, error) {
 // latencyRows turns paired latency samples into p50 and p99 rows (lower is
 // better, so the ratio is baseline / cloudrole).
 func latencyRows(e *env, name, base string, cr, bl func() ([]time.Duration, error)) ([]row, error) {
+	return latencyRowsN(e.sz.reps, name, base, cr, bl)
+}
+
+// latencyRowsN is latencyRows with reps pairs.
+func latencyRowsN(reps int, name, base string, cr, bl func() ([]time.Duration, error)) ([]row, error) {
 	var c50, c99, b50, b99 []float64
-	for i := range e.sz.reps {
+	for i := range reps {
 		first, second := cr, bl
 		if i%2 == 1 {
 			first, second = bl, cr
@@ -156,12 +161,12 @@ func latencyRows(e *env, name, base string, cr, bl func() ([]time.Duration, erro
 // priorityUnderLoad: urgent-job latency with each growth backlog waiting.
 func priorityUnderLoad(e *env) ([]row, error) {
 	var rows []row
-	for _, bl := range e.backlogs() {
+	for _, bl := range e.sz.backlogs {
 		// The 8 busy slots run about 8 low jobs a millisecond: sample for
 		// at most half the time the backlog lasts, so it is still waiting
 		// at the last sample (an empty queue would measure idle pickup).
 		s, c := min(e.sz.samples, bl/80), 8
-		rs, err := latencyRows(e, fmt.Sprintf("high-priority start, %d low waiting, 1 ms handler ×%d, %d samples, %s vs %s,", bl, c, s, sync2m, redisMem), "asynq strict priority",
+		rs, err := latencyRowsN(e.growthReps(bl), fmt.Sprintf("high-priority start, %d low waiting, 1 ms handler ×%d, %d samples, %s vs %s,", bl, c, s, sync2m, redisMem), "asynq strict priority",
 			func() ([]time.Duration, error) {
 				srv, stop, err := e.natsServer(false)
 				if err != nil {
