@@ -1,0 +1,103 @@
+// Package jobs runs WebJobs-style jobs whose runs are PowerShell-style job
+// objects: continuous, triggered and scheduled jobs, as Go functions or
+// external programs, across a fleet of instances on one NATS, with the
+// same code on one machine or many.
+//
+// # Jobs
+//
+// A Job is a Go function (Func) or an external program (Command), with a
+// name that follows WebJobs' rule (ValidName). Role code adds Go jobs with
+// Add(ctx, job) in OnStart or Run; the host adds the programs of its
+// config and of its jobs folder. Each instance that should run a job
+// defines it; a Runner publishes the definitions it has in NATS, so a
+// client knows whether any instance can run a job (Start fails with
+// ErrUnknownJob otherwise).
+//
+//   - Continuous jobs start with the instance and are started again when
+//     they end, after the tasks package's backoff (100 ms doubling to
+//     30 s), on every instance — or, with Singleton, on the one instance
+//     holding the job's lease (tasks.Singleton on NATS KV); the others
+//     show it inactive and take over when the holder stops or dies.
+//   - Triggered jobs run when started: Client.Start puts a trigger on the
+//     job's own queue (package queue), and one instance that defines the
+//     job takes it and runs it. Start returns the run's ID at once.
+//   - Scheduled jobs are triggered jobs with an NCRONTAB Schedule
+//     ("0 */15 * * * *", six fields with seconds, as WebJobs' settings.job).
+//
+// # Runs
+//
+// Every run is a Run record in NATS, readable from any process, also after
+// the instance that ran it is gone: its ID ("<job>.<UTC time>-<suffix>"),
+// job, trigger (manual, api, schedule or continuous, with arguments), the
+// instance running it, its State with PowerShell's names, start and end
+// times, exit code or error, and output counts. Output lines (stdout at
+// INFO, stderr at ERROR, each with the time it was read) are stored as
+// they are produced, one message per line, so they can be followed live
+// (Follow) and read later (Receive).
+//
+// # Exactly one instance, once per fire time
+//
+// A triggered run executes on exactly one instance: the trigger is a queue
+// message (delivered to one worker at a time, redelivered if its worker
+// dies before the run's end is recorded), and the instance that takes it
+// claims the run by writing its record from NotStarted to Running with a
+// compare-and-set on the record's revision. Only one write can win, so a
+// redelivered or duplicated trigger never runs twice: whoever finds the
+// record claimed, ended or stopped just acknowledges the message.
+//
+// A schedule fires once per fire time across the fleet: every instance
+// that defines the job fires, but a fire's run ID is the fire time itself
+// (<job>.<fire time>-cron), the queue deduplicates its trigger by that ID,
+// and the claim above runs it once. A scheduled job never overlaps
+// itself: a fire while a run is queued or running is skipped (counted in
+// the status), and, like a singleton triggered job, its runs hold the
+// job's lease while they run: a run that finds it held (two starts racing)
+// is recorded Failed without running. Start refuses a second run of a
+// singleton or scheduled job with ErrAlreadyRunning (HTTP 409).
+//
+// # Disconnected, then Failed
+//
+// The instance running a run rewrites its record every Heartbeat (5 s).
+// A Running record older than three heartbeats reads as Disconnected: its
+// instance was killed, crashed or lost NATS, and the run is not known to
+// be over. It turns Failed when the fleet's sweeper (one instance at a
+// time, on a lease) has seen the same revision of the record for
+// FailAfter (1 min) on its own clock; its error names the instance. A
+// Disconnected run is not run again: a program may not be safe to repeat.
+// A trigger whose instance died before claiming it is not lost: the queue
+// redelivers it to another instance. If the lost instance was only cut
+// off and comes back, its next heartbeat finds the record ended, and it
+// stops the run without recording over it.
+//
+// # Stopping
+//
+// Client.Stop marks the record and tells the instance running it; a
+// queued run is Stopped at once. An instance's stop ends its runs the same
+// way. A Go job's context is cancelled (with a cause: ErrStopRequested,
+// ErrRunnerStopped, ErrJobChanged); one that does not return within its
+// StoppingWait (5 s) is abandoned. A run ends Stopped, with its output up
+// to then kept.
+//
+// # History
+//
+// A job keeps its newest Options.History ended runs (50, as WebJobs), and
+// no more output than Options.HistoryBytes (64 MiB) over them; older runs
+// are removed with their output when a run ends. One run's output is cut
+// at HistoryBytes too: further lines are counted in Run.Dropped, after one
+// notice line. A line longer than 64 KiB is stored as several lines of
+// 64 KiB; invalid UTF-8 and control characters other than tab are stored
+// as U+FFFD, so binary garbage cannot reach a reader's terminal as escape
+// sequences.
+//
+// # Storage
+//
+// In the KV bucket cloudrole_jobs: run.<run ID> (the Run record as JSON),
+// cursor.<run ID> (the output sequence Receive handed over) and def.<job>
+// (a Definition, kept alive by a per-key TTL by the runners that define
+// it). In the stream cloudrole_jobs_output: one message per line, subject
+// cloudrole.jobs.output.<run ID>, body a stream byte ('O' or 'E'), the
+// time (8 bytes, Unix nanoseconds) and the text. The queue
+// cloudrole-job-<job> holds a triggered job's triggers. Stop requests go
+// to cloudrole.jobs.stop.<run ID> (core NATS). Leases: jobs.<job> and
+// jobs.sweeper in the queue package's lock bucket.
+package jobs
