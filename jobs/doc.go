@@ -24,6 +24,41 @@
 //   - Scheduled jobs are triggered jobs with an NCRONTAB Schedule
 //     ("0 */15 * * * *", six fields with seconds, as WebJobs' settings.job).
 //
+// # Programs and job folders
+//
+// An external program runs the way startup tasks run (package startup):
+// directly, no shell unless it names one, in a process group of its own,
+// every stdout line stored at INFO and every stderr line at ERROR. Its
+// environment is the host's, the role identity (CLOUDROLE_ROLE, ...), the
+// job's Env, then CLOUDROLE_JOB_NAME, CLOUDROLE_JOB_RUN_ID,
+// CLOUDROLE_JOB_TRIGGER and WebJobs' names: WEBJOBS_NAME, WEBJOBS_TYPE
+// (continuous or triggered), WEBJOBS_RUN_ID, WEBJOBS_PATH (the job's
+// folder), WEBJOBS_DATA_PATH (DataDir/jobs/<type>/<name>, kept between
+// runs), WEBJOBS_SHUTDOWN_FILE and WEBJOBS_COMMAND_ARGUMENTS (the run's
+// arguments joined by spaces; they also follow the command). Exit code 0
+// completes the run; any other fails it, as does a program that cannot
+// start (not found, not executable), with the reason in Run.Error.
+//
+// A jobs folder (Options.Dir) has WebJobs' layout: continuous/<name>/ and
+// triggered/<name>/, the folder's name being the job's. Its entry point
+// follows WebJobs' rule: a file named run.<ext> of a supported type wins,
+// else the first supported file by name, types taken in Kudu's order —
+// .cmd, .bat and .exe (Windows; elsewhere, an executable file without an
+// extension), .ps1 (pwsh), .sh (bash, else sh), .py (python3, else
+// python), .php (php), .js (node), .jar (java -jar). An optional
+// settings.job (JSON; comments allowed, as Json.NET allows them) takes
+// WebJobs' keys: schedule, is_singleton, stopping_wait_time (seconds; 0
+// kills at once), is_in_place, run_mode (continuous, scheduled or
+// on_demand, over the folder's type), shutdownGraceTimeLimit (seconds, a
+// cap on the stopping wait) and using_sdk (accepted, ignored). Unknown
+// keys and bad values are errors naming the file, the line and the key
+// (a *FileError, wrapping ErrBadJob). LoadDir reads a folder, as the host
+// does before it starts anything; a running Runner looks again every
+// ScanInterval and picks up new, changed and removed folders, a broken
+// change keeping the last good definition. Unless is_in_place is true, a
+// program runs in a copy of its folder (made again when its files change),
+// so the folder can be replaced during a run, as WebJobs does.
+//
 // # Runs
 //
 // Every run is a Run record in NATS, readable from any process, also after

@@ -129,3 +129,7 @@ func texts(lines []Line) []string {
 	}
 	return out
 }
+
+func ctxWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -68,6 +67,8 @@ type Job struct {
 	source string
 	// sum fingerprints a folder job's files, to notice changes.
 	sum string
+	// folder is a folder job's folder, as LoadDir named it.
+	folder string
 }
 
 // Func is a Go job: it runs once per run, with the run's arguments and
@@ -145,7 +146,7 @@ func (j *Job) check() error {
 			return bad("Schedule", "a continuous job runs all the time; only triggered jobs have a schedule")
 		}
 		if _, err := tasks.ParseCron(j.Schedule, j.Location); err != nil {
-			return bad("Schedule", "%v", errors.Unwrap(err))
+			return bad("Schedule", "%s", cronError(err))
 		}
 	}
 	if j.StoppingWait < 0 {

@@ -63,6 +63,9 @@ type Options struct {
 	// Dir/triggered/<name>/, each with its program and an optional
 	// settings.job. "" means none.
 	Dir string
+	// Location is the time zone of the schedules of Dir's jobs. Defaults
+	// to UTC, as WebJobs' default.
+	Location *time.Location
 	// ScanInterval is how often Dir is checked for new, changed and
 	// removed job folders. Defaults to DefaultScanInterval (2s).
 	ScanInterval time.Duration

@@ -47,6 +47,9 @@ type Runner struct {
 	stats    map[string]*jobStats // by job name; kept across redefinitions
 
 	wg sync.WaitGroup // every goroutine the runner started
+
+	copyMu sync.Mutex     // serialises copies of job folders
+	inUse  map[string]int // copy folder -> runs using it; guarded by copyMu
 }
 
 // entry is one defined job and its loops (queue worker, schedule,
