@@ -20,6 +20,7 @@ func scenarios() []scenario {
 		{"supervisor", supervisor},
 		{"lifecycle", lifecycleRows},
 		{"durable mode", durable},
+		{"jobs", jobsRows},
 	}
 }
 

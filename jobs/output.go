@@ -49,7 +49,9 @@ func (o *output) line(s Stream, b []byte) {
 	if s == Stderr {
 		level = slog.LevelError
 	}
-	o.log.Log(context.Background(), level, text, "stream", string(s))
+	if o.log.Enabled(context.Background(), level) {
+		o.log.Log(context.Background(), level, text, "stream", string(s))
+	}
 
 	o.mu.Lock()
 	defer o.mu.Unlock()
