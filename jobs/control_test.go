@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cloudrole/cloudrole/queue"
 )
 
 // Receive hands each line over once, across calls; with Keep it returns
@@ -283,4 +285,36 @@ func ids(runs []Run) []string {
 		out[i] = r.ID + ":" + string(r.State)
 	}
 	return out
+}
+
+// A job's definition is published once it can be started: a client that
+// sees it in Jobs can Start it at once (its queue is declared).
+func TestDefinitionMeansStartable(t *testing.T) {
+	p := testServer(t)
+	// The runner on a TCP connection of its own, as an instance elsewhere.
+	remote, err := queue.NewProvider(queue.Options{NATS: queue.NATS{URL: p.Status().URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { remote.Close() })
+	var js []Job
+	for i := range 8 {
+		js = append(js, Job{Name: fmt.Sprintf("j%d", i), Func: func(context.Context, *Invocation) error { return nil }})
+	}
+	startRunner(t, fast(remote, "a"), js...)
+	c := testClient(t, p)
+	ctx := ctxFor(t, waitLong)
+	for _, j := range js {
+		for { // the moment its definition is readable
+			if _, err := c.st.definition(ctx, j.Name); err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("no definition of %s", j.Name)
+			}
+		}
+		if _, err := c.Start(ctx, j.Name, StartOptions{}); err != nil {
+			t.Fatalf("Start(%s) right after its definition showed: %v", j.Name, err)
+		}
+	}
 }

@@ -20,7 +20,15 @@ func (r *Runner) publishDefs(ctx context.Context) {
 		conn := r.conn
 		defs := make([]Definition, 0, len(r.jobs))
 		for _, name := range r.namesLocked() {
-			defs = append(defs, definitionOf(&r.jobs[name].job, r.o.Instance))
+			e := r.jobs[name]
+			if e.ready == nil {
+				continue
+			}
+			select {
+			case <-e.ready: // announced; refreshed here
+				defs = append(defs, definitionOf(&e.job, r.o.Instance))
+			default: // not up yet: announce publishes it
+			}
 		}
 		r.mu.Unlock()
 		for _, d := range defs {
@@ -36,15 +44,12 @@ func (r *Runner) publishDefs(ctx context.Context) {
 	}
 }
 
-// publishDefLocked publishes one definition now, for a job added while
-// connected.
-func (r *Runner) publishDefLocked(j Job) {
-	conn, d := r.conn, definitionOf(&j, r.o.Instance)
-	r.goLocked(func() {
-		ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
-		defer cancel()
-		if err := conn.st.publishDef(ctx, d, r.defTTL()); err != nil && r.ctx.Err() == nil {
-			r.log.Warn("jobs: definition not published", "job", d.Name, "error", err.Error())
-		}
-	})
+// announce publishes one definition now, once the job's loops are up.
+func (r *Runner) announce(ctx context.Context, j Job) {
+	conn, d := r.connection(), definitionOf(&j, r.o.Instance)
+	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := conn.st.publishDef(actx, d, r.defTTL()); err != nil && ctx.Err() == nil {
+		r.log.Warn("jobs: definition not published", "job", d.Name, "error", err.Error())
+	}
 }

@@ -14,7 +14,7 @@ const waitLong = 20 * time.Second
 // testServer starts an embedded NATS server for one test.
 func testServer(t testing.TB) *queue.Provider {
 	t.Helper()
-	p, err := queue.NewProvider(queue.Options{NATS: queue.NATS{StoreDir: t.TempDir(), Sync: "1m"}})
+	p, err := queue.NewProvider(queue.Options{NATS: queue.NATS{StoreDir: t.TempDir(), Sync: "1m", Listen: "127.0.0.1:-1"}})
 	if err != nil {
 		t.Fatal(err)
 	}

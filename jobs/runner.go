@@ -134,7 +134,6 @@ func (r *Runner) activateLocked(e *entry) {
 	case !r.started || r.stopped:
 	case r.conn != nil:
 		r.startLoopsLocked(e)
-		r.publishDefLocked(e.job)
 	default:
 		r.dialLocked()
 	}
@@ -288,6 +287,15 @@ func (r *Runner) startLoopsLocked(e *entry) {
 			r.continuous(ctx, e, ready)
 		default:
 			r.triggered(ctx, e, ready)
+		}
+	})
+	// Published once its loops are up (a triggered job's queue declared),
+	// so a client that sees the definition can start it.
+	r.goLocked(func() {
+		select {
+		case <-ready:
+			r.announce(ctx, job)
+		case <-done:
 		}
 	})
 }
