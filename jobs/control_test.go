@@ -318,3 +318,29 @@ func TestDefinitionMeansStartable(t *testing.T) {
 		}
 	}
 }
+
+// A trigger the queue dead-letters (here one that cannot be read) does not
+// leave its run NotStarted for ever: the run is recorded Failed, saying so.
+func TestDeadLetteredTriggerFailsItsRun(t *testing.T) {
+	p := testServer(t)
+	startRunner(t, fast(p, "a"), Job{Name: "x", Func: func(context.Context, *Invocation) error { return nil }})
+	c := testClient(t, p)
+	start(t, c, "x") // the queue exists
+	ctx := ctxFor(t, waitLong)
+	now := time.Now().UTC()
+	id := newRunID("x", now)
+	if _, err := c.st.create(ctx, Run{ID: id, Job: "x", Kind: Triggered, State: NotStarted, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	q, err := c.queue(ctx, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Enqueue(ctx, []byte(`{"id": "garbage"}`), queue.WithID(id)); err != nil {
+		t.Fatal(err)
+	}
+	r := wait(t, c, id)
+	if r.State != Failed || !strings.Contains(r.Error, "dead-lettered") {
+		t.Fatalf("run = %+v", r)
+	}
+}

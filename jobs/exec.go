@@ -80,9 +80,13 @@ func (r *Runner) execute(parent context.Context, conn *connection, job Job, rec 
 		code *int
 		err  error
 	)
-	if job.Func != nil {
+	switch {
+	case ctx.Err() != nil:
+		// Claimed as the instance began to stop: nothing to start; the
+		// run ends Stopped with the reason.
+	case job.Func != nil:
 		err = x.runFunc(ctx)
-	} else {
+	default:
 		code, err = x.runProgram(ctx)
 	}
 	close(beatStop)

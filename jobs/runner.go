@@ -64,12 +64,13 @@ type entry struct {
 
 // connection is what the runner uses once connected.
 type connection struct {
-	qc     *queue.Client
-	st     *store
-	client *Client
-	js     jetstream.JetStream // for output: its own async publish window
-	locker *queue.Locker
-	sub    *nats.Subscription // stop requests
+	qc        *queue.Client
+	st        *store
+	client    *Client
+	js        jetstream.JetStream // for output: its own async publish window
+	locker    *queue.Locker
+	sub       *nats.Subscription // stop requests
+	unobserve func()             // removes the dead-letter observer
 }
 
 // NewRunner validates opts and its Jobs and returns a Runner. It connects
@@ -254,6 +255,7 @@ func (r *Runner) connected(c *connection) {
 		return
 	}
 	r.conn, r.connErr, r.dialing = c, "", false
+	c.unobserve = c.qc.Observe(r.onQueueEvent)
 	r.log.Info("jobs: connected", "jobs", len(r.jobs))
 	for _, name := range r.namesLocked() {
 		r.startLoopsLocked(r.jobs[name])
@@ -341,6 +343,7 @@ func (r *Runner) Stop(ctx context.Context) error {
 	}
 	if conn != nil {
 		_ = conn.sub.Unsubscribe()
+		conn.unobserve()
 	}
 	return nil
 }

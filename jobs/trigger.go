@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cloudrole/cloudrole/internal/lease"
@@ -201,3 +202,41 @@ func (r *Runner) refuse(ctx context.Context, conn *connection, t trigger, missin
 // leaseTTL is the TTL of a singleton triggered run's lease, renewed with
 // every heartbeat.
 func (r *Runner) leaseTTL() time.Duration { return max(15*time.Second, 3*r.o.Heartbeat) }
+
+// onQueueEvent sees the job events of this process's queue workers; a
+// trigger dead-lettered (its attempts used up by claims that kept failing,
+// or instances that no longer define the job) leaves its run NotStarted
+// with nothing to start it, so the run is recorded Failed. It runs on a
+// worker's goroutine and must not block.
+func (r *Runner) onQueueEvent(ev queue.Event) {
+	dl, ok := ev.(queue.JobDeadLettered)
+	if !ok || !strings.HasPrefix(dl.Queue, queuePrefix) || CheckRunID(dl.ID) != nil {
+		return
+	}
+	r.mu.Lock()
+	conn, stopped := r.conn, r.stopped
+	if conn == nil || stopped {
+		r.mu.Unlock()
+		return
+	}
+	r.wg.Add(1)
+	r.mu.Unlock()
+	go func() {
+		defer r.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		why := fmt.Sprintf("not started: its trigger was dead-lettered after %d attempts", dl.Attempts)
+		if dl.Err != nil {
+			why += " (last: " + dl.Err.Error() + ")"
+		}
+		if _, err := conn.st.modify(ctx, dl.ID, func(run *Run) bool {
+			if run.State != NotStarted {
+				return false
+			}
+			run.State, run.EndedAt, run.Error = Failed, time.Now().UTC(), why
+			return true
+		}); err != nil && !errors.Is(err, ErrNotFound) {
+			r.log.Warn("jobs: cannot record a dead-lettered trigger's run", "run", dl.ID, "error", err.Error())
+		}
+	}()
+}
