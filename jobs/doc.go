@@ -20,7 +20,11 @@
 //     show it inactive and take over when the holder stops or dies.
 //   - Triggered jobs run when started: Client.Start puts a trigger on the
 //     job's own queue (package queue), and one instance that defines the
-//     job takes it and runs it. Start returns the run's ID at once.
+//     job takes it and runs it (Job.Concurrency at a time per instance).
+//     Start returns the run's ID at once. A queue per job, rather than one
+//     for all, lets only the instances that define a job take its
+//     triggers (during a rolling upgrade some may not), and caps each
+//     job's waiting runs on its own (Options.MaxQueued).
 //   - Scheduled jobs are triggered jobs with an NCRONTAB Schedule
 //     ("0 */15 * * * *", six fields with seconds, as WebJobs' settings.job).
 //
@@ -106,12 +110,50 @@
 //
 // # Stopping
 //
-// Client.Stop marks the record and tells the instance running it; a
-// queued run is Stopped at once. An instance's stop ends its runs the same
-// way. A Go job's context is cancelled (with a cause: ErrStopRequested,
+// Client.Stop marks the record and tells the instance running it (a core
+// NATS request; without an answer that instance sees the mark in its next
+// heartbeat); a queued run is Stopped at once. An instance's stop
+// (Runner.Stop, which the host calls before OnStop) and a changed or
+// removed job folder (for a continuous job) end runs the same way. A Go
+// job's context is cancelled with a cause (ErrStopRequested,
 // ErrRunnerStopped, ErrJobChanged); one that does not return within its
-// StoppingWait (5 s) is abandoned. A run ends Stopped, with its output up
-// to then kept.
+// StoppingWait (5 s) is abandoned, its goroutine left running and counted
+// in Status. An external program is stopped as WebJobs stops one: its
+// WEBJOBS_SHUTDOWN_FILE is created, its process group gets SIGTERM, and
+// after its StoppingWait (stopping_wait_time) the whole group gets
+// SIGKILL. On Windows, which has no SIGTERM for such a group, the shutdown
+// file is the request, and taskkill /T /F ends the tree after the wait. The
+// wait never runs past the host's stop deadline: during Runner.Stop it is
+// at most half of the time left until its context's deadline. A run ends
+// Stopped, with its output up to then kept.
+//
+// # Control
+//
+// Three ways, which agree because they read and write the same records:
+// the Client (Start, Get, List, Wait, Receive, Follow, Stop; from any
+// process on the role's NATS), HTTP (Routes, which the host mounts under
+// /jobs on its health server; control actions are accepted from loopback
+// addresses only, LoopbackOnly, until the console's authentication
+// exists), and the jobs verbs of every role binary (jobs, jobs run, get,
+// wait, receive [--keep], stop, history), which reach the running role's
+// NATS as its other verbs do and never start a server.
+//
+// Receive hands each line over once, across every client and process, as
+// Receive-Job does: a cursor per run in NATS moves past what was returned,
+// with a compare-and-set, so concurrent receivers never share a line.
+// Unlike Receive-Job, received output stays stored (WebJobs' dashboard
+// keeps it): with Keep, Receive returns all of it and moves nothing.
+// HasMoreData (in Get) is whether output was stored past the cursor.
+//
+// # Bad input
+//
+// Arguments are refused (ErrBadArgs) when a program could not receive
+// them: a NUL byte, invalid UTF-8, more than MaxArgs or MaxArgsBytes. An
+// unknown job is ErrUnknownJob, an unknown or pruned run ErrNotFound, a
+// malformed run ID ErrBadRunID, a flood of starts past MaxQueued
+// ErrTooManyQueued. A program that is not found or not executable fails
+// its run with the reason; a Go job's panic fails its run with the stack
+// in its stderr output. None of these reach the role.
 //
 // # History
 //
