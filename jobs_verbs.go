@@ -234,7 +234,7 @@ func printRun(out io.Writer, r jobs.Run) {
 	}
 	row("Output", fmt.Sprintf("%d lines, %d bytes", r.Lines, r.OutputBytes))
 	if r.Dropped > 0 {
-		row("Dropped", fmt.Sprintf("%d lines (over jobs.history_size)", r.Dropped))
+		row("Dropped", fmt.Sprintf("%d oldest lines (over jobs.history_size)", r.Dropped))
 	}
 	tw.Flush()
 }

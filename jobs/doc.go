@@ -159,9 +159,10 @@
 //
 // A job keeps its newest Options.History ended runs (50, as WebJobs), and
 // no more output than Options.HistoryBytes (64 MiB) over them; older runs
-// are removed with their output when a run ends. One run's output is cut
-// at HistoryBytes too: further lines are counted in Run.Dropped, after one
-// notice line. A line longer than 64 KiB is stored as several lines of
+// are removed with their output when a run ends. One run's output is kept
+// within HistoryBytes too, as a log rotates: once it passes it by a
+// quarter, its oldest lines are removed (counted in Run.Dropped), so a
+// continuous job that runs for weeks keeps its latest output. A line longer than 64 KiB is stored as several lines of
 // 64 KiB; invalid UTF-8 and control characters other than tab are stored
 // as U+FFFD, so binary garbage cannot reach a reader's terminal as escape
 // sequences.

@@ -61,7 +61,7 @@ func (r *Runner) execute(parent context.Context, conn *connection, job Job, rec 
 	defer cancel(nil)
 	log := r.log.With("job", job.Name, "run", rec.ID)
 	x := &execution{r: r, conn: conn, job: job, id: rec.ID, ctx: ctx, cancel: cancel, log: log, lease: l, rec: rec}
-	x.out = newOutput(conn.js, rec.ID, r.o.HistoryBytes, log)
+	x.out = newOutput(conn.js, conn.st.out, rec.ID, r.o.HistoryBytes, log)
 	r.mu.Lock()
 	r.runs[rec.ID] = x
 	r.counts.started++
@@ -97,6 +97,7 @@ func (r *Runner) execute(parent context.Context, conn *connection, job Job, rec 
 	if ferr := x.out.flush(wctx); ferr != nil {
 		log.Warn("jobs: not every output line was stored", "error", ferr.Error())
 	}
+	x.out.trim()
 	state, msg := x.outcome(code, err)
 	lines, bytes, _ := x.out.counts()
 	r.prune(wctx, conn, job.Name, &Run{ID: rec.ID, CreatedAt: rec.CreatedAt, OutputBytes: bytes, Lines: lines})

@@ -20,7 +20,8 @@ const (
 	// WEBJOBS_HISTORY_SIZE).
 	DefaultHistory = 50
 	// DefaultHistoryBytes is how much output is kept per job, over its
-	// kept runs; one run's output is cut at this size too.
+	// kept runs; one run's output is kept within it too (oldest lines
+	// removed first).
 	DefaultHistoryBytes = 64 << 20
 	// DefaultMaxQueued is how many runs of one job may wait for an
 	// instance before Start refuses more.
@@ -81,7 +82,8 @@ type Options struct {
 	// removed with their output. Defaults to DefaultHistory (50).
 	History int
 	// HistoryBytes caps the output kept per job (over its kept runs),
-	// and one run's output. Defaults to DefaultHistoryBytes (64 MiB).
+	// and one run's output, whose oldest lines go first. Defaults to
+	// DefaultHistoryBytes (64 MiB).
 	HistoryBytes int64
 	// MaxQueued caps the runs of one job waiting for an instance.
 	// Defaults to DefaultMaxQueued (1000).

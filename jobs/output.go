@@ -16,27 +16,32 @@ import (
 
 // output stores one run's lines in NATS as they are produced: each line is
 // published at once (asynchronously, in order), and flush waits until the
-// server has stored them all. Safe for concurrent use.
+// server has stored them all. A run's output is kept within limit bytes of
+// text by removing its oldest lines (as a log rotates: the newest lines,
+// where a long-running job's present state and a failed run's error are,
+// stay); it may pass the limit by a quarter before it is trimmed back.
+// Safe for concurrent use.
 type output struct {
 	js      jetstream.JetStream
+	stream  jetstream.Stream
 	subject string
-	limit   int64 // bytes of text stored at most; later lines are dropped
+	limit   int64
 	log     *slog.Logger
 	now     func() time.Time
 
 	mu      sync.Mutex
 	buf     []byte
 	last    jetstream.PubAckFuture
-	lines   int64
-	bytes   int64
-	dropped int64
-	noticed bool // the "output limit reached" line was stored
+	settled jetstream.PubAckFuture // last, once waited for (a future's result is read once)
+	lines   int64 // stored now
+	bytes   int64 // of text stored now (estimated once trimmed)
+	removed int64 // lines trimmed away
 
 	failed atomic.Int64 // lines the server did not store
 }
 
-func newOutput(js jetstream.JetStream, id string, limit int64, log *slog.Logger) *output {
-	return &output{js: js, subject: outputSubject(id), limit: limit, log: log, now: time.Now}
+func newOutput(js jetstream.JetStream, stream jetstream.Stream, id string, limit int64, log *slog.Logger) *output {
+	return &output{js: js, stream: stream, subject: outputSubject(id), limit: limit, log: log, now: time.Now}
 }
 
 // line stores one line (without its newline) read from s.
@@ -55,17 +60,42 @@ func (o *output) line(s Stream, b []byte) {
 
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.bytes+int64(len(text)) > o.limit {
-		o.dropped++
-		if !o.noticed {
-			o.noticed = true
-			o.publishLocked(Stderr, "cloudrole: output limit reached (jobs history_size); further lines of this run are not stored")
-		}
-		return
-	}
 	o.bytes += int64(len(text))
 	o.lines++
 	o.publishLocked(s, text)
+	if o.bytes > o.limit+o.limit/4 {
+		o.trimLocked()
+	}
+}
+
+// trim removes the run's oldest lines until its output fits the limit.
+func (o *output) trim() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.trimLocked()
+}
+
+// trimLocked keeps the newest lines that fit the limit, at the average
+// line size so far: the server purges the run's subject down to that many
+// messages, once what was published has been stored.
+func (o *output) trimLocked() {
+	if o.bytes <= o.limit || o.lines == 0 {
+		return
+	}
+	avg := float64(o.bytes) / float64(o.lines)
+	keep := max(int64(float64(o.limit)/avg), 1)
+	if keep >= o.lines {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = o.settleLocked(ctx)
+	if err := o.stream.Purge(ctx, jetstream.WithPurgeSubject(o.subject), jetstream.WithPurgeKeep(uint64(keep))); err != nil {
+		o.log.Warn("jobs: cannot trim the run's output to jobs.history_size", "error", err.Error())
+		return
+	}
+	o.removed += o.lines - keep
+	o.lines, o.bytes = keep, int64(float64(keep)*avg)
 }
 
 func (o *output) publishLocked(s Stream, text string) {
@@ -90,26 +120,35 @@ func (o *output) publishLocked(s Stream, text string) {
 	o.failed.Add(1)
 }
 
-// counts returns the lines and bytes stored so far and the lines dropped.
+// counts returns the lines and bytes stored now, and the lines not kept
+// (trimmed away, or not stored by the server).
 func (o *output) counts() (lines, bytes, dropped int64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.lines, o.bytes, o.dropped + o.failed.Load()
+	return o.lines, o.bytes, o.removed + o.failed.Load()
 }
 
 // flush waits until the server has acknowledged every line published so
 // far (they are acknowledged in order), or ctx ends.
 func (o *output) flush(ctx context.Context) error {
 	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.settleLocked(ctx)
+}
+
+// settleLocked waits for the last publish's acknowledgement, once per
+// future.
+func (o *output) settleLocked(ctx context.Context) error {
 	f := o.last
-	o.mu.Unlock()
-	if f == nil {
+	if f == nil || f == o.settled {
 		return nil
 	}
 	select {
 	case <-f.Ok():
+		o.settled = f
 		return nil
 	case err := <-f.Err():
+		o.settled = f
 		o.failed.Add(1)
 		return err
 	case <-ctx.Done():

@@ -73,9 +73,10 @@ type Run struct {
 	// run then stops it.
 	StopRequested bool `json:"stop_requested,omitempty"`
 
-	// Lines and OutputBytes count the output stored so far (updated with
-	// every heartbeat and at the end); Dropped counts the lines not
-	// stored because the run's output reached Options.HistoryBytes.
+	// Lines and OutputBytes count the output stored now (updated with
+	// every heartbeat and at the end); Dropped counts the lines no longer
+	// stored: the oldest ones, removed to keep the run's output within
+	// Options.HistoryBytes (OutputBytes is then an estimate).
 	Lines       int64 `json:"lines"`
 	OutputBytes int64 `json:"output_bytes"`
 	Dropped     int64 `json:"dropped,omitempty"`
