@@ -33,9 +33,9 @@ type output struct {
 	buf     []byte
 	last    jetstream.PubAckFuture
 	settled jetstream.PubAckFuture // last, once waited for (a future's result is read once)
-	lines   int64 // stored now
-	bytes   int64 // of text stored now (estimated once trimmed)
-	removed int64 // lines trimmed away
+	lines   int64                  // stored now
+	bytes   int64                  // of text stored now (estimated once trimmed)
+	removed int64                  // lines trimmed away
 
 	failed atomic.Int64 // lines the server did not store
 }
