@@ -123,7 +123,7 @@ type Jobs struct {
 	// HistorySize caps the output kept per job, in bytes. Defaults to
 	// 64 MiB.
 	HistorySize int64
-	// MaxQueued caps the runs of one job waiting for an instance.
+	// MaxQueued caps the runs of one job queued or running.
 	// Defaults to 1000.
 	MaxQueued int
 	// Heartbeat is how often a running run's record is rewritten; three

@@ -24,7 +24,7 @@
 //     Start returns the run's ID at once. A queue per job, rather than one
 //     for all, lets only the instances that define a job take its
 //     triggers (during a rolling upgrade some may not), and caps each
-//     job's waiting runs on its own (Options.MaxQueued).
+//     job's queued runs on its own (Options.MaxQueued).
 //   - Scheduled jobs are triggered jobs with an NCRONTAB Schedule
 //     ("0 */15 * * * *", six fields with seconds, as WebJobs' settings.job).
 //

@@ -28,7 +28,7 @@ var (
 	// Over HTTP it is 409 Conflict.
 	ErrAlreadyRunning = errors.New("jobs: a run of this job is already queued or running")
 	// ErrTooManyQueued is wrapped by Start when the job already has
-	// MaxQueued runs waiting for an instance: a flood of triggers is
+	// MaxQueued runs queued or running: a flood of triggers is
 	// refused rather than stored without bound. Over HTTP it is 429.
 	ErrTooManyQueued = errors.New("jobs: too many runs queued")
 	// ErrBadJob is wrapped when a job definition is invalid (Runner.Add,

@@ -23,8 +23,8 @@ const (
 	// kept runs; one run's output is kept within it too (oldest lines
 	// removed first).
 	DefaultHistoryBytes = 64 << 20
-	// DefaultMaxQueued is how many runs of one job may wait for an
-	// instance before Start refuses more.
+	// DefaultMaxQueued is how many runs of one job may be queued or
+	// running before Start refuses more.
 	DefaultMaxQueued = 1000
 	// DefaultHeartbeat is how often a running run's record is rewritten.
 	DefaultHeartbeat = 5 * time.Second
@@ -85,8 +85,9 @@ type Options struct {
 	// and one run's output, whose oldest lines go first. Defaults to
 	// DefaultHistoryBytes (64 MiB).
 	HistoryBytes int64
-	// MaxQueued caps the runs of one job waiting for an instance.
-	// Defaults to DefaultMaxQueued (1000).
+	// MaxQueued caps the runs of one job queued or running (a trigger
+	// stays on the job's queue until its run ended). Defaults to
+	// DefaultMaxQueued (1000).
 	MaxQueued int
 	// Heartbeat is how often a running run's record is rewritten; a
 	// record silent for three heartbeats reads as Disconnected. Defaults
