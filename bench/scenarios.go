@@ -21,6 +21,7 @@ func scenarios() []scenario {
 		{"lifecycle", lifecycleRows},
 		{"durable mode", durable},
 		{"console budgets", consoleBudgets},
+		{"jobs", jobsRows},
 	}
 }
 
