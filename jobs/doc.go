@@ -132,9 +132,9 @@
 // Three ways, which agree because they read and write the same records:
 // the Client (Start, Get, List, Wait, Receive, Follow, Stop; from any
 // process on the role's NATS), HTTP (Routes, which the host mounts under
-// /jobs on its health server; control actions are accepted from loopback
-// addresses only, LoopbackOnly, until the console's authentication
-// exists), and the jobs verbs of every role binary (jobs, jobs run, get,
+// /jobs on its health server, where control actions need an operator
+// token, the console's; Routes on a mux of your own defaults to
+// LoopbackOnly), and the jobs verbs of every role binary (jobs, jobs run, get,
 // wait, receive [--keep], stop, history), which reach the running role's
 // NATS as its other verbs do and never start a server.
 //

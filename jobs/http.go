@@ -5,35 +5,48 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/cloudrole/cloudrole/internal/opauth"
 )
 
-// HandlerOptions configure Handler.
+// HandlerOptions configure Routes.
 type HandlerOptions struct {
 	// Connect returns the Client requests use; it is called on the first
 	// request that needs one and again after an error. Required.
 	Connect func(ctx context.Context) (*Client, error)
-	// Allow decides whether a request may take a control action (start,
-	// stop, receive). Defaults to LoopbackOnly.
-	Allow func(r *http.Request) bool
+	// Authorize decides whether a request may take a control action
+	// (start, stop, receive): it returns who acts, for the log of
+	// actions, or why not. An error wrapping ErrUnauthorized is answered
+	// 401 (present a credential), any other 403. Defaults to
+	// LoopbackOnly. The host gives operator tokens (console.token).
+	Authorize func(r *http.Request) (who string, err error)
+	// AuthorizeRead decides whether a request may read definitions, runs
+	// and output; an error is answered as for Authorize. Nil: every read
+	// is allowed.
+	AuthorizeRead func(r *http.Request) error
+	// Logger receives a line per control action taken, with who took it.
+	// Defaults to discarding.
+	Logger *slog.Logger
 }
 
-// LoopbackOnly allows requests whose peer is a loopback address: until
-// the console's authentication exists, control actions over HTTP are for
-// the machine itself (an operator with a shell on it, a local proxy that
-// does its own authentication). It reads the connection's address, never
-// a forwarding header.
-func LoopbackOnly(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
+// ErrUnauthorized is wrapped by an Authorize that wants a credential the
+// request did not carry.
+var ErrUnauthorized = errors.New("jobs: this action needs an operator token (Authorization: Bearer <console.token>)")
+
+// LoopbackOnly allows requests whose peer is a loopback address, for a
+// mux with no credentials to check (an operator with a shell on the
+// machine, a local proxy that does its own authentication). It reads the
+// connection's address, never a forwarding header.
+func LoopbackOnly(r *http.Request) (string, error) {
+	if opauth.Loopback(r) {
+		return "loopback", nil
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return "", errors.New("jobs: control actions over HTTP are accepted from loopback addresses only here; use the jobs verb of the role binary, or the Go client")
 }
 
 // Routes adds the jobs API to mux, under /jobs:
@@ -50,21 +63,24 @@ func LoopbackOnly(r *http.Request) bool {
 //	                                        Receive; ?keep=true hands nothing over)
 //	POST /jobs/{job}/runs/{id}/stop         ask the run to stop: 202 with the run
 //
-// Errors are JSON {"error": "..."} with 400 (bad arguments or ID), 403 (a
-// control action refused by Allow), 404 (unknown job or run), 409
+// Errors are JSON {"error": "..."} with 400 (bad arguments or ID), 401 or
+// 403 (refused by Authorize or AuthorizeRead), 404 (unknown job or run), 409
 // (a singleton already queued or running), 429 (too many runs queued) or
 // 503 (NATS not reachable).
 func Routes(mux *http.ServeMux, opts HandlerOptions) {
 	h := &handler{opts: opts}
-	if h.opts.Allow == nil {
-		h.opts.Allow = LoopbackOnly
+	if h.opts.Authorize == nil {
+		h.opts.Authorize = LoopbackOnly
 	}
-	mux.HandleFunc("GET /jobs", h.definitions)
-	mux.HandleFunc("GET /jobs/{$}", h.definitions)
-	mux.HandleFunc("GET /jobs/{job}/runs", h.list)
+	if h.opts.Logger == nil {
+		h.opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	mux.HandleFunc("GET /jobs", h.read(h.definitions))
+	mux.HandleFunc("GET /jobs/{$}", h.read(h.definitions))
+	mux.HandleFunc("GET /jobs/{job}/runs", h.read(h.list))
 	mux.HandleFunc("POST /jobs/{job}/runs", h.control(h.start))
-	mux.HandleFunc("GET /jobs/{job}/runs/{id}", h.get)
-	mux.HandleFunc("GET /jobs/{job}/runs/{id}/output", h.output)
+	mux.HandleFunc("GET /jobs/{job}/runs/{id}", h.read(h.get))
+	mux.HandleFunc("GET /jobs/{job}/runs/{id}/output", h.read(h.output))
 	mux.HandleFunc("POST /jobs/{job}/runs/{id}/receive", h.control(h.receive))
 	mux.HandleFunc("POST /jobs/{job}/runs/{id}/stop", h.control(h.stop))
 }
@@ -93,15 +109,41 @@ func (h *handler) c(ctx context.Context) (*Client, error) {
 	return c, nil
 }
 
-// control wraps a control action: refused (403) unless Allow says yes.
+// control wraps a control action: refused unless Authorize says yes,
+// and logged with who took it.
 func (h *handler) control(fn http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !h.opts.Allow(r) {
-			writeError(w, http.StatusForbidden, errors.New("jobs: control actions over HTTP are accepted from loopback addresses only (until the console's authentication exists); use the jobs verb of the role binary, or the Go client"))
+		who, err := h.opts.Authorize(r)
+		if err != nil {
+			h.opts.Logger.Warn("jobs: action refused", "action", r.Method+" "+r.URL.Path, "remote", r.RemoteAddr, "why", err.Error())
+			refuse(w, err)
 			return
+		}
+		h.opts.Logger.Info("jobs: action", "action", r.Method+" "+r.URL.Path, "by", who, "remote", r.RemoteAddr)
+		fn(w, r)
+	}
+}
+
+// read wraps a read: refused unless AuthorizeRead (if set) says yes.
+func (h *handler) read(fn http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if h.opts.AuthorizeRead != nil {
+			if err := h.opts.AuthorizeRead(r); err != nil {
+				refuse(w, err)
+				return
+			}
 		}
 		fn(w, r)
 	}
+}
+
+func refuse(w http.ResponseWriter, err error) {
+	if errors.Is(err, ErrUnauthorized) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="cloudrole"`)
+		writeError(w, http.StatusUnauthorized, err)
+		return
+	}
+	writeError(w, http.StatusForbidden, err)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -198,38 +199,63 @@ func TestHTTPFollowReceiveStop(t *testing.T) {
 	}
 }
 
-// Control actions from a non-loopback peer are refused with 403; reading
-// is allowed.
-func TestHTTPControlIsLoopbackOnly(t *testing.T) {
+// With the default Authorize, control actions from a non-loopback peer
+// are refused with 403 and reads are allowed; an Authorize that wants a
+// token answers 401 with a Bearer challenge, and a read refused by
+// AuthorizeRead is refused before anything is read.
+func TestHTTPControlRefused(t *testing.T) {
 	p := testServer(t)
-	mux := http.NewServeMux()
-	Routes(mux, HandlerOptions{Connect: func(ctx context.Context) (*Client, error) {
+	connect := func(ctx context.Context) (*Client, error) {
 		qc, err := p.Client(ctx)
 		if err != nil {
 			return nil, err
 		}
 		return NewClient(ctx, qc, ClientOptions{})
-	}})
+	}
+	def := http.NewServeMux()
+	Routes(def, HandlerOptions{Connect: connect})
+	const token = "operator-token-0123456789"
+	tok := http.NewServeMux()
+	Routes(tok, HandlerOptions{
+		Connect: connect,
+		Authorize: func(r *http.Request) (string, error) {
+			if r.Header.Get("Authorization") == "Bearer "+token {
+				return "ops", nil
+			}
+			return "", ErrUnauthorized
+		},
+		AuthorizeRead: func(r *http.Request) error { return errors.New("reads are closed") },
+	})
 	for _, tc := range []struct {
+		mux          *http.ServeMux
 		method, path string
+		bearer       string
 		code         int
 	}{
-		{"POST", "/jobs/x/runs", 403},
-		{"POST", "/jobs/x/runs/x.20260101T000000Z-000000/stop", 403},
-		{"POST", "/jobs/x/runs/x.20260101T000000Z-000000/receive", 403},
-		{"GET", "/jobs/x/runs", 200},
+		{def, "POST", "/jobs/x/runs", "", 403},
+		{def, "POST", "/jobs/x/runs/x.20260101T000000Z-000000/stop", "", 403},
+		{def, "POST", "/jobs/x/runs/x.20260101T000000Z-000000/receive", "", 403},
+		{def, "GET", "/jobs/x/runs", "", 200},
+		{tok, "POST", "/jobs/x/runs", "", 401},
+		{tok, "POST", "/jobs/x/runs", "wrong-token-0123456789", 401},
+		{tok, "POST", "/jobs/x/runs", token, 404}, // let through: job x does not exist
+		{tok, "GET", "/jobs/x/runs", token, 403},
 	} {
 		req := httptest.NewRequest(tc.method, tc.path, nil)
 		req.RemoteAddr = "10.1.2.3:5555" // as a peer on the network
+		if tc.bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.bearer)
+		}
 		rec := httptest.NewRecorder()
-		mux.ServeHTTP(rec, req)
+		tc.mux.ServeHTTP(rec, req)
 		if rec.Code != tc.code {
-			t.Errorf("%s %s from 10.1.2.3 = %d %s; want %d", tc.method, tc.path, rec.Code, rec.Body, tc.code)
+			t.Errorf("%s %s (token %q) = %d %s; want %d", tc.method, tc.path, tc.bearer, rec.Code, rec.Body, tc.code)
+		}
+		if tc.code == 401 && rec.Header().Get("WWW-Authenticate") == "" {
+			t.Errorf("%s %s: 401 without a WWW-Authenticate challenge", tc.method, tc.path)
 		}
 	}
-	for addr, want := range map[string]bool{"127.0.0.1:1": true, "[::1]:1": true, "10.0.0.1:1": false, "bogus": false} {
-		if got := LoopbackOnly(&http.Request{RemoteAddr: addr}); got != want {
-			t.Errorf("LoopbackOnly(%s) = %v", addr, got)
-		}
+	if who, err := LoopbackOnly(&http.Request{RemoteAddr: "127.0.0.1:1"}); err != nil || who == "" {
+		t.Errorf("LoopbackOnly(127.0.0.1) = %q, %v", who, err)
 	}
 }

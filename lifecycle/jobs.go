@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cloudrole/cloudrole/internal/opauth"
 	"github.com/cloudrole/cloudrole/jobs"
 )
 
@@ -88,15 +89,41 @@ func (h *Host) stopJobs(ctx context.Context, i *instance) {
 var errNoNATS = errors.New("this role has not connected to NATS (it defines no jobs, or has not started them yet)")
 
 // jobsRoutes mounts the jobs API (jobs.Routes) on the health server.
+// Control actions need an operator token (console.token, console.token_file:
+// the console's, read at start as the console reads them), from any address; reads are open to
+// loopback peers and to a token, since run output may hold what a job
+// printed.
 func (h *Host) jobsRoutes(mux *http.ServeMux) {
-	jobs.Routes(mux, jobs.HandlerOptions{Connect: func(ctx context.Context) (*jobs.Client, error) {
-		if st := h.queues.Status(); st.Mode == "embedded" && st.State == "unused" {
-			return nil, errNoNATS
-		}
-		qc, err := h.queues.Client(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return jobs.NewClient(ctx, qc, jobs.ClientOptions{Replicas: h.config().Jobs.Replicas})
-	}})
+	jobs.Routes(mux, jobs.HandlerOptions{
+		Connect: func(ctx context.Context) (*jobs.Client, error) {
+			if st := h.queues.Status(); st.Mode == "embedded" && st.State == "unused" {
+				return nil, errNoNATS
+			}
+			qc, err := h.queues.Client(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return jobs.NewClient(ctx, qc, jobs.ClientOptions{Replicas: h.config().Jobs.Replicas})
+		},
+		Authorize: func(r *http.Request) (string, error) {
+			if len(h.tokens) == 0 {
+				return "", errNoTokens
+			}
+			if who := opauth.Who(h.tokens, r); who != "" {
+				return who, nil
+			}
+			return "", jobs.ErrUnauthorized
+		},
+		AuthorizeRead: func(r *http.Request) error {
+			if opauth.Loopback(r) || opauth.Who(h.tokens, r) != "" {
+				return nil
+			}
+			return fmt.Errorf("%w: reads from other machines need one too", jobs.ErrUnauthorized)
+		},
+		Logger: h.opts.Logger,
+	})
 }
+
+// errNoTokens refuses a control action when no operator token is
+// configured: no credential exists that could allow it.
+var errNoTokens = errors.New("jobs: control actions over HTTP need an operator token, and none is configured (console.token or console.token_file); use the jobs verb of the role binary, or the Go client")

@@ -140,6 +140,8 @@ func TestGoJobFromOnStartStoppedBeforeOnStop(t *testing.T) {
 // The jobs API is served on the health server: a start is 202 with the
 // run's URL; the run reads back. Before the role connected to its
 // embedded NATS (no jobs), the API says so with 503 and starts no server.
+// Control actions need the operator token: none configured is 403, a
+// missing or wrong one 401, even from loopback.
 func TestJobsAPIOnTheHealthServer(t *testing.T) {
 	hs := startHost(t, &testRole{}, testConfig(t), nil)
 	hs.rec.waitN(t, "running", 1, state(StateRunning, 1))
@@ -149,15 +151,27 @@ func TestJobsAPIOnTheHealthServer(t *testing.T) {
 	if st := hs.status(); st.NATS.State != "unused" {
 		t.Fatalf("the jobs API started NATS: %+v", st.NATS)
 	}
+	if code, body := hs.post("/jobs/echo/runs", ""); code != http.StatusForbidden || !strings.Contains(body, "none is configured") {
+		t.Fatalf("start with no operator token configured = %d %s", code, body)
+	}
 
+	const token = "jobs-operator-token-0123456789"
 	cfg := testConfig(t)
 	cfg.NATS.Sync = "1m"
+	cfg.Console.Token = token
 	cfg.Jobs.Programs = []config.JobProgram{{Name: "echo", Command: []string{"echo", "hi"}}}
 	hs = startHost(t, &testRole{}, cfg, nil)
 	hs.rec.waitN(t, "running", 1, state(StateRunning, 1))
 	c := hs.jobsClient()
 	startJob(t, c, "echo") // published
-	resp, err := http.Post(hs.base+"/jobs/echo/runs", "application/json", strings.NewReader(`{"args": ["there"]}`))
+	for _, bearer := range []string{"", "wrong-token-0123456789"} {
+		if code, body := hs.post("/jobs/echo/runs", bearer); code != http.StatusUnauthorized {
+			t.Fatalf("start with token %q = %d %s", bearer, code, body)
+		}
+	}
+	req, _ := http.NewRequest("POST", hs.base+"/jobs/echo/runs", strings.NewReader(`{"args": ["there"]}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +182,7 @@ func TestJobsAPIOnTheHealthServer(t *testing.T) {
 		t.Fatalf("start = %d %+v", resp.StatusCode, body)
 	}
 	waitRun(t, c, body.ID)
-	hs.expect(body.URL+"/output", 200, "INFO  hi there")
+	hs.expect(body.URL+"/output", 200, "INFO  hi there") // reads: open to loopback
 	hs.expect("/jobs", 200, `"name": "echo"`)
 }
 
