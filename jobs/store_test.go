@@ -28,8 +28,15 @@ func TestNoCreateClient(t *testing.T) {
 		t.Fatalf("the output stream after a NoCreate open: %v, want not found", err)
 	}
 	startRunner(t, fast(p, "a"), Job{Name: "noop", Func: func(ctx context.Context, inv *Invocation) error { return nil }})
-	eventually(t, "a NoCreate client once a runner has a job", func() bool {
-		_, err := NewClient(ctx, qc, ClientOptions{NoCreate: true})
-		return err == nil
+	// Until the runner has published the job, so the test does not end
+	// while it is still creating its streams (a server shut down
+	// mid-creation leaks the stream's goroutines).
+	eventually(t, "a NoCreate client that sees the runner's job", func() bool {
+		c, err := NewClient(ctx, qc, ClientOptions{NoCreate: true})
+		if err != nil {
+			return false
+		}
+		defs, _ := c.Jobs(ctx)
+		return len(defs) == 1
 	})
 }
