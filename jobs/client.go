@@ -33,15 +33,21 @@ type ClientOptions struct {
 	// when this client is the first to use them on a cluster. Defaults to
 	// 1. Give the value of the runners' config (jobs.replicas).
 	Replicas int
+	// NoCreate opens the jobs bucket and output stream only if they
+	// exist: NewClient then fails with ErrNoStore rather than create them
+	// on a NATS where no runner ever had a job. For readers that only
+	// look (the console), so looking leaves nothing behind. Defaults to
+	// false: create them.
+	NoCreate bool
 }
 
-// NewClient returns a Client on qc's connection, opening (or creating)
-// the jobs bucket and output stream.
+// NewClient returns a Client on qc's connection, opening (or, unless
+// opts.NoCreate, creating) the jobs bucket and output stream.
 func NewClient(ctx context.Context, qc *queue.Client, opts ClientOptions) (*Client, error) {
 	if qc == nil {
 		return nil, errors.New("jobs: nil queue client")
 	}
-	st, err := openStore(ctx, qc.Conn(), qc.JetStream(), opts.Replicas)
+	st, err := openStore(ctx, qc.Conn(), qc.JetStream(), opts.Replicas, opts.NoCreate)
 	if err != nil {
 		return nil, err
 	}

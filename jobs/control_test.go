@@ -51,6 +51,14 @@ func TestReceiveOnceOrKeep(t *testing.T) {
 	if got, _ := c.Receive(ctx, id, ReceiveOptions{}); !slices.Equal(texts(got), []string{"three"}) {
 		t.Fatalf("receive after keep = %q, want only the new line", texts(got))
 	}
+	// Keep with After: only the lines after one read before.
+	all, _ := c.Receive(ctx, id, ReceiveOptions{Keep: true})
+	if got, _ := c.Receive(ctx, id, ReceiveOptions{Keep: true, After: all[0].Seq}); !slices.Equal(texts(got), []string{"two", "three"}) {
+		t.Fatalf("receive -keep after the first line = %q", texts(got))
+	}
+	if got, _ := c.Receive(ctx, id, ReceiveOptions{Keep: true, After: all[2].Seq}); len(got) != 0 {
+		t.Fatalf("receive -keep after the last line = %q, want nothing", texts(got))
+	}
 }
 
 // Concurrent receivers never both get a line.

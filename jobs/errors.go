@@ -31,6 +31,10 @@ var (
 	// MaxQueued runs queued or running: a flood of triggers is
 	// refused rather than stored without bound. Over HTTP it is 429.
 	ErrTooManyQueued = errors.New("jobs: too many runs queued")
+	// ErrNoStore is wrapped by NewClient with ClientOptions.NoCreate when
+	// the jobs bucket or output stream does not exist on the NATS: no
+	// runner there has ever had a job.
+	ErrNoStore = errors.New("jobs: no jobs store on this NATS: no instance has defined a job")
 	// ErrBadJob is wrapped when a job definition is invalid (Runner.Add,
 	// NewRunner, a job folder); the error names the job and the field, or
 	// the file and the key.

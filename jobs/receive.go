@@ -18,6 +18,10 @@ type ReceiveOptions struct {
 	// since the last Receive without Keep (from any client), and marks
 	// them received.
 	Keep bool
+	// After, with Keep, skips the lines up to and including this
+	// sequence (the Seq of a line read before), so a reader that polls
+	// a run's output reads only what is new. Ignored without Keep.
+	After uint64
 }
 
 // Receive returns a run's output, as Receive-Job does: the lines not yet
@@ -50,7 +54,7 @@ func (c *Client) ReceiveFunc(ctx context.Context, id string, opts ReceiveOptions
 		return err
 	}
 	if opts.Keep {
-		_, err := c.readRange(ctx, id, 0, last, fn)
+		_, err := c.readRange(ctx, id, opts.After, last, fn)
 		return err
 	}
 	for range 100 {

@@ -21,7 +21,7 @@ const (
 type TriggerType string
 
 const (
-	// TriggerManual: from the command line (the jobs run verb).
+	// TriggerManual: by a person: the jobs run verb, or the console.
 	TriggerManual TriggerType = "manual"
 	// TriggerAPI: from the Go client or over HTTP.
 	TriggerAPI TriggerType = "api"

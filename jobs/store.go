@@ -42,13 +42,17 @@ type store struct {
 	out jetstream.Stream
 }
 
-// openStore opens (creating when absent) the jobs bucket and the output
-// stream. replicas applies to what it creates on a cluster.
-func openStore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, replicas int) (*store, error) {
+// openStore opens the jobs bucket and the output stream, creating what is
+// absent unless noCreate (then absence is ErrNoStore). replicas applies to
+// what it creates on a cluster.
+func openStore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, replicas int, noCreate bool) (*store, error) {
 	if replicas <= 0 {
 		replicas = 1
 	}
 	kv, err := js.KeyValue(ctx, bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) && noCreate {
+		return nil, fmt.Errorf("%w (KV bucket %s)", ErrNoStore, bucket)
+	}
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket:         bucket,
@@ -63,6 +67,9 @@ func openStore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, repli
 		return nil, fmt.Errorf("jobs: KV bucket %s: %w", bucket, err)
 	}
 	out, err := js.Stream(ctx, outputStream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) && noCreate {
+		return nil, fmt.Errorf("%w (stream %s)", ErrNoStore, outputStream)
+	}
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		out, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 			Name:        outputStream,

@@ -21,4 +21,5 @@
 //     go run ./examples/jobs jobs wait ID              # until it ends
 //     go run ./examples/jobs jobs history cleanup      # the scheduled runs
 //     curl -s localhost:8081/jobs/report/runs          # the same over HTTP
+//     open http://localhost:8081/console/jobs          # and in the web console
 package main
