@@ -175,7 +175,13 @@ func status(err error) int {
 
 func (h *handler) client(w http.ResponseWriter, r *http.Request) *Client {
 	c, err := h.c(r.Context())
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrNoStore):
+		// A client opened with NoCreate, before any job existed: every
+		// job and run is unknown.
+		writeError(w, http.StatusNotFound, err)
+		return nil
+	case err != nil:
 		writeError(w, http.StatusServiceUnavailable, fmt.Errorf("jobs: not connected to NATS: %w", err))
 		return nil
 	}
@@ -183,6 +189,10 @@ func (h *handler) client(w http.ResponseWriter, r *http.Request) *Client {
 }
 
 func (h *handler) definitions(w http.ResponseWriter, r *http.Request) {
+	if _, err := h.c(r.Context()); errors.Is(err, ErrNoStore) {
+		writeJSON(w, http.StatusOK, map[string]any{"jobs": []Definition{}})
+		return
+	}
 	c := h.client(w, r)
 	if c == nil {
 		return

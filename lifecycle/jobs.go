@@ -103,7 +103,9 @@ func (h *Host) jobsRoutes(mux *http.ServeMux) {
 			if err != nil {
 				return nil, err
 			}
-			return jobs.NewClient(ctx, qc, jobs.ClientOptions{Replicas: h.config().Jobs.Replicas})
+			// NoCreate: a request must not create the jobs store (a role
+			// with no jobs keeps its NATS free of it); a runner does.
+			return jobs.NewClient(ctx, qc, jobs.ClientOptions{Replicas: h.config().Jobs.Replicas, NoCreate: true})
 		},
 		Authorize: func(r *http.Request) (string, error) {
 			if len(h.tokens) == 0 {

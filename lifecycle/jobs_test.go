@@ -186,6 +186,32 @@ func TestJobsAPIOnTheHealthServer(t *testing.T) {
 	hs.expect("/jobs", 200, `"name": "echo"`)
 }
 
+// A role on NATS with no jobs anywhere: the jobs API answers (no jobs,
+// unknown job) without creating the jobs store on the role's NATS.
+func TestJobsAPICreatesNothing(t *testing.T) {
+	r := &testRole{onStart: func(ctx context.Context, _ role.Env) error {
+		_, err := queue.Connect(ctx) // the role uses NATS, but has no jobs
+		return err
+	}}
+	hs := startHost(t, r, testConfig(t), nil)
+	hs.rec.waitN(t, "running", 1, state(StateRunning, 1))
+	hs.expect("/jobs", 200, `"jobs": []`)
+	hs.expect("/jobs/nightly/runs", 404, "no jobs store")
+	qc, err := hs.h.queues.Client(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := qc.JetStream().StreamNames(context.Background())
+	for name := range names.Name() {
+		if strings.Contains(name, "cloudrole_jobs") {
+			t.Errorf("reading the jobs API created stream %s", name)
+		}
+	}
+	if err := names.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // The config's jobs defaults are package jobs' own.
 func TestJobsConfigDefaultsAgree(t *testing.T) {
 	c := testConfig(t).Jobs
