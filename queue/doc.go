@@ -201,6 +201,58 @@
 // a level's stream without bound; the cap is per level, so a flood of
 // low-priority jobs never blocks a high-priority enqueue.
 //
+// # Scheduled jobs
+//
+// WithDelay and WithAt enqueue a job to run later. The NATS server keeps
+// it, not cloudrole: the job is a message in the queue's schedule stream
+// (CRQ_<name>_sched) with a message schedule ("Nats-Schedule: @at <due>"),
+// and at the due time the server itself stores a copy on the level's due
+// subject, which the level's stream sources (through a flow-controlled
+// durable consumer) onto the level. So a job scheduled for tomorrow
+// survives restarts of every process and of the server, and falls due
+// without any cloudrole process running; one due while the server was
+// down is enqueued when it is back. JobStatus shows it as scheduled with
+// its due time (found in the schedule stream when the queue has no status
+// record of it, so also without TrackStatus), Job.Due carries the due time
+// to the handler, and Cancel removes it.
+//
+// MaxBacklog counts a scheduled job from its due time. The schedule
+// stream cannot be capped: the server refuses message schedules on a
+// stream that discards new messages, and one that discards old ones would
+// drop the oldest schedules. A job that falls due while its level is full
+// waits in the schedule stream and the server moves it once there is room
+// (it retries every two seconds or so), so the cap holds exactly and
+// nothing is dropped; the job is late by as long as the level is full.
+//
+// Lateness: the server's scheduler arms its timer at least 250 ms ahead,
+// so jobs falling due close together are released together, up to about
+// 250 ms late; a lone job is a few milliseconds late (BENCHMARKS.md has
+// the measured p50/p99). A due time must be in the future and a delay
+// positive (ErrBadSchedule otherwise: a past time is more likely a clock
+// or time zone mistake than a wish). With WithID, scheduling a job whose
+// ID is still scheduled at the same level replaces that schedule once the
+// DuplicateWindow has passed (the server keeps one schedule per subject).
+//
+// # Cancelling a job
+//
+// Queue.Cancel cancels a job wherever it is. A scheduled job not yet due
+// is removed from the schedule stream (no status tracking needed). For
+// the others, with TrackStatus, a cancel request is stored in the queue's
+// control bucket (CRQ_<name>_ctl) and every worker of the queue watches
+// that bucket: a worker that receives a job with a request terminates it
+// unrun; one running it cancels the handler's context with the cause
+// ErrCancelled and, whatever the handler returns, terminates the job (not
+// retried, not dead-lettered). Either way its state becomes cancelled, the
+// worker removes the request, and a JobCancelled event is emitted. Cancel
+// of an unknown job wraps ErrNotFound, of a cancelled one
+// ErrAlreadyCancelled, of a succeeded or dead one ErrFinished. A job that
+// finishes at the very moment it is cancelled may end succeeded; its
+// status says which. Cancel returns once the request is stored: the worker
+// acts within moments, and a job it had received but not started when
+// the request reached it starts and is cancelled at once. A worker of a
+// queue with TrackStatus gives each handler a context of its own for this
+// (without TrackStatus handlers share one, and Cancel cannot reach them).
+//
 // # Headers
 //
 // cloudrole writes Cloudrole-Id (the job ID) and Cloudrole-Reply, and

@@ -23,6 +23,7 @@ type enqueueOpts struct {
 	dedupe  bool
 	reply   string
 	hdr     nats.Header
+	due     time.Time // zero: at once
 }
 
 // WithPriority sets the job's level (0 is the highest).
@@ -112,6 +113,9 @@ func (q *Queue) build(payload []byte, opts []EnqueueOption) (*nats.Msg, string, 
 		h[hdrReply] = []string{o.reply}
 	}
 	m := &nats.Msg{Subject: levelSubject(q.name, int(o.prio)), Header: h, Data: payload}
+	if !o.due.IsZero() {
+		scheduleAt(m, q.name, int(o.prio), o.id, o.due)
+	}
 	if err := q.checkSize(m); err != nil {
 		return nil, "", err
 	}
@@ -157,7 +161,7 @@ func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOpti
 	if err != nil {
 		return "", err
 	}
-	q.writeQueued(id)
+	q.writeEnqueued(m, id)
 	if _, err := q.c.js.PublishMsg(ctx, m); err != nil {
 		return "", q.pubErr(err)
 	}
@@ -225,7 +229,7 @@ func (q *Queue) EnqueueBatch(ctx context.Context, msgs []Message) ([]string, err
 			continue
 		}
 		ids[i] = id
-		q.writeQueued(id)
+		q.writeEnqueued(m, id)
 		futs[i], err = q.c.js.PublishMsgAsync(m)
 		if err != nil {
 			errs[i], failed = q.pubErr(err), true

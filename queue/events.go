@@ -7,8 +7,8 @@ import (
 )
 
 // Event is something that happened to a job in a worker of this process:
-// one of JobStarted, JobSucceeded, JobFailed, JobDeadLettered and
-// JobHandedBack. Observers added with Client.Observe receive them, so
+// one of JobStarted, JobSucceeded, JobFailed, JobDeadLettered,
+// JobCancelled and JobHandedBack. Observers added with Client.Observe receive them, so
 // metrics and dashboards are built on the same facts the worker acts on.
 type Event interface {
 	// QueueName names the queue.
@@ -56,6 +56,16 @@ type JobDeadLettered struct {
 	Err       error
 }
 
+// JobCancelled: the job was cancelled (Queue.Cancel) and terminated.
+// Running says whether its handler had started (and had its context
+// cancelled).
+type JobCancelled struct {
+	Queue, ID string
+	Priority  Priority
+	Attempt   int
+	Running   bool
+}
+
 // JobHandedBack: a stopping worker gave the job back unfinished (its drain
 // timeout ran out) for another worker to take at once.
 type JobHandedBack struct {
@@ -69,6 +79,9 @@ func (e JobSucceeded) QueueName() string    { return e.Queue }
 func (e JobFailed) QueueName() string       { return e.Queue }
 func (e JobDeadLettered) QueueName() string { return e.Queue }
 func (e JobHandedBack) QueueName() string   { return e.Queue }
+func (e JobCancelled) QueueName() string    { return e.Queue }
+func (e JobCancelled) JobID() string        { return e.ID }
+func (JobCancelled) isEvent()               {}
 func (e JobStarted) JobID() string          { return e.ID }
 func (e JobSucceeded) JobID() string        { return e.ID }
 func (e JobFailed) JobID() string           { return e.ID }

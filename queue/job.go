@@ -14,6 +14,9 @@ import (
 // dead-lettered; an error wrapping Permanent is dead-lettered at once. A
 // panic is recovered and counts as an error. ctx ends when the worker's
 // drain timeout runs out (cause ErrDraining); the job is then given back.
+// It ends with the cause ErrCancelled when the job is cancelled
+// (Queue.Cancel): what the handler returns then is ignored, and the job is
+// terminated.
 type Handler func(ctx context.Context, j *Job) error
 
 // Job is one delivery of a job to a handler. Its methods are safe for
@@ -33,8 +36,13 @@ type Job struct {
 	// nil when the producer set none. Reading a nil Header is fine; copy
 	// it before adding to it.
 	Headers nats.Header
-	// EnqueuedAt is when the server stored the job.
+	// EnqueuedAt is when the server stored the job (for a scheduled job,
+	// when its level stored it, on falling due).
 	EnqueuedAt time.Time
+	// Due is when a job enqueued with WithDelay or WithAt fell due; zero
+	// for a job enqueued to run at once. Start minus Due is how late the
+	// job started.
+	Due time.Time
 
 	msg       *nats.Msg
 	env       envelope

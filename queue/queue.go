@@ -22,16 +22,18 @@ type Queue struct {
 	consumers []jetstream.Consumer
 	dlq       jetstream.Stream
 	status    jetstream.KeyValue // nil without TrackStatus
+	sched     jetstream.Stream   // the schedule stream
+	ctl       jetstream.KeyValue // cancel requests; nil without TrackStatus
 
 	stats queueStats
 	pend  pendingCache
 }
 
 type queueStats struct {
-	inflight, processed, failed, dead atomic.Int64
-	mu                                sync.Mutex
-	lastErr                           string
-	lastErrAt                         time.Time
+	inflight, processed, failed, dead, cancelled atomic.Int64
+	mu                                           sync.Mutex
+	lastErr                                      string
+	lastErrAt                                    time.Time
 }
 
 func (s *queueStats) setErr(err error) {
@@ -66,6 +68,7 @@ type QueueFigure struct {
 	Processed int64   `json:"processed"`
 	Failed    int64   `json:"failed"`
 	Dead      int64   `json:"dead_lettered"`
+	Cancelled int64   `json:"cancelled,omitempty"`
 	LastError string  `json:"last_error,omitempty"`
 	LastErrAt string  `json:"last_error_at,omitempty"`
 }
@@ -85,6 +88,7 @@ func (q *Queue) figure() QueueFigure {
 		Processed: q.stats.processed.Load(),
 		Failed:    q.stats.failed.Load(),
 		Dead:      q.stats.dead.Load(),
+		Cancelled: q.stats.cancelled.Load(),
 		Pending:   q.pendingCached(),
 	}
 	q.stats.mu.Lock()

@@ -119,17 +119,21 @@ type worker struct {
 	pool      sync.WaitGroup // handler goroutines
 	spawned   int            // handler goroutines started (dispatcher-owned)
 
+	cancels *cancelWatch // the queue's cancel requests; nil without TrackStatus
+
 	mu      sync.Mutex
 	flying  map[*Job]*flight
 	nextDue time.Time // earliest end of a retry delay we set
 
-	processed, failed, dead atomic.Int64
+	processed, failed, dead, cancelled atomic.Int64
 }
 
 type flight struct {
-	started  time.Time
-	given    bool // handed back during drain; the handler's outcome is ignored
-	lastBeat time.Time
+	started   time.Time
+	given     bool // handed back during drain; the handler's outcome is ignored
+	lastBeat  time.Time
+	cancel    context.CancelCauseFunc // the handler's context; nil without cancel requests
+	cancelled bool                    // its cancel request arrived: the outcome is cancelled
 }
 
 // Work runs h on the queue's jobs until ctx ends, then drains: it stops
@@ -201,6 +205,16 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 	hctx, hcancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer hcancel(nil)
 	w.hctx = hctx
+	if q.ctl != nil {
+		// Before the first fetch: a job cancelled before this worker
+		// started must not start.
+		w.cancels, err = watchCancels(hctx, q.ctl, w.cancelRunning)
+		if err != nil {
+			w.acks.close(0)
+			return fmt.Errorf("queue %q: watching cancel requests: %w", q.name, err)
+		}
+		defer w.cancels.stop()
+	}
 
 	beatDone := make(chan struct{})
 	beatStop := make(chan struct{})
@@ -352,6 +366,9 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 		j.EnqueuedAt = dl.stored
 		seq = dl.seq
 	}
+	if due := m.Header[hdrDue]; len(due) > 0 {
+		j.Due, _ = time.Parse(time.RFC3339Nano, due[0])
+	}
 	if j.ID == "" {
 		// Each level is its own stream, numbered from 1: the level keeps
 		// generated IDs unique within the queue.
@@ -360,14 +377,35 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 	if len(env.Problems) > 0 {
 		w.log.Warn("queue: job with malformed envelope; using defaults", "id", j.ID, "level", l, "problems", env.Problems)
 	}
+	if w.cancels.has(j.ID) {
+		w.finishCancelled(j, false)
+		return
+	}
 	if j.Attempt > cfg.MaxDeliver {
 		w.deadLetter(j, l, seq, fmt.Errorf("delivered %d times (MaxDeliver %d) without an outcome: its workers stopped or crashed", j.Attempt, cfg.MaxDeliver))
 		return
 	}
 	fl := &flight{started: time.Now()}
+	hctx := w.hctx
+	if w.cancels != nil {
+		// A context of its own, so a cancel request ends only this job.
+		var cancel context.CancelCauseFunc
+		hctx, cancel = context.WithCancelCause(w.hctx)
+		defer cancel(nil)
+		fl.cancel = cancel
+	}
 	w.mu.Lock()
 	w.flying[j] = fl
 	w.mu.Unlock()
+	if w.cancels.has(j.ID) {
+		// The request arrived between the check above and the flight's
+		// registration, where cancelRunning could not see it.
+		w.mu.Lock()
+		delete(w.flying, j)
+		w.mu.Unlock()
+		w.finishCancelled(j, false)
+		return
+	}
 	w.q.writeStatus(JobStatus{ID: j.ID, State: StateRunning, Attempts: j.Attempt, Enqueued: j.EnqueuedAt})
 	c := w.q.c
 	if c.observed() {
@@ -378,16 +416,20 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 		c.emit(JobStarted{Queue: w.q.name, ID: j.ID, Priority: j.Priority, Attempt: j.Attempt, Waited: waited})
 	}
 
-	err := w.call(j)
+	err := w.call(hctx, j)
 
 	w.mu.Lock()
-	given := fl.given
+	given, cancelled := fl.given, fl.cancelled
 	delete(w.flying, j)
 	w.mu.Unlock()
 	if given {
 		if c.observed() {
 			c.emit(JobHandedBack{Queue: w.q.name, ID: j.ID, Priority: j.Priority, Attempt: j.Attempt})
 		}
+		return
+	}
+	if cancelled {
+		w.finishCancelled(j, true)
 		return
 	}
 	if err == nil {
@@ -434,7 +476,7 @@ func (w *worker) noteDue(t time.Time) {
 }
 
 // call runs the handler, turning a panic into a *PanicError.
-func (w *worker) call(j *Job) (err error) {
+func (w *worker) call(ctx context.Context, j *Job) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			st := debug.Stack()
@@ -442,7 +484,39 @@ func (w *worker) call(j *Job) (err error) {
 			err = &PanicError{Value: r, Stack: st}
 		}
 	}()
-	return w.h(w.hctx, j)
+	return w.h(ctx, j)
+}
+
+// cancelRunning cancels the handler's context of a running job id whose
+// cancel request just arrived (from the watch's goroutine).
+func (w *worker) cancelRunning(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for j, f := range w.flying {
+		if j.ID == id && f.cancel != nil && !f.cancelled && !f.given {
+			f.cancelled = true
+			f.cancel(ErrCancelled)
+		}
+	}
+}
+
+// finishCancelled ends a cancelled job: terminated (never delivered again),
+// its request removed, its state cancelled. running says whether its
+// handler had started.
+func (w *worker) finishCancelled(j *Job, running bool) {
+	if err := j.msg.Term(); err != nil {
+		w.log.Warn("queue: term of a cancelled job failed; it comes back and is cancelled again", "id", j.ID, "err", err)
+		return
+	}
+	w.q.dropCancel(w.hctx, j.ID)
+	w.cancelled.Add(1)
+	w.q.stats.cancelled.Add(1)
+	w.log.Info("queue: job cancelled", "id", j.ID, "attempt", j.Attempt, "was_running", running)
+	w.q.writeStatus(JobStatus{ID: j.ID, State: StateCancelled, Attempts: j.Attempt, Enqueued: j.EnqueuedAt, Due: j.Due})
+	w.reply(j, "cancelled", nil)
+	if c := w.q.c; c.observed() {
+		c.emit(JobCancelled{Queue: w.q.name, ID: j.ID, Priority: j.Priority, Attempt: j.Attempt, Running: running})
+	}
 }
 
 func (w *worker) reply(j *Job, outcome string, body []byte) {
@@ -551,6 +625,7 @@ type WorkerStatus struct {
 	WorkerProcessed int64 `json:"worker_processed"`
 	WorkerFailed    int64 `json:"worker_failed"`
 	WorkerDead      int64 `json:"worker_dead_lettered"`
+	WorkerCancelled int64 `json:"worker_cancelled"`
 }
 
 func (w *worker) snapshot() any {
@@ -561,5 +636,6 @@ func (w *worker) snapshot() any {
 		WorkerProcessed: w.processed.Load(),
 		WorkerFailed:    w.failed.Load(),
 		WorkerDead:      w.dead.Load(),
+		WorkerCancelled: w.cancelled.Load(),
 	}
 }
