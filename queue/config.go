@@ -73,6 +73,11 @@ type Config struct {
 	// DeadLetterMaxAge drops dead letters older than this. Defaults to 0:
 	// kept until re-queued or purged.
 	DeadLetterMaxAge time.Duration
+	// MaxSnoozes bounds how many times one job may snooze (a handler
+	// returning Snooze): the snooze after the last allowed one
+	// dead-letters the job, so a job cannot snooze for ever unnoticed.
+	// Defaults to 100; at most 1,000,000.
+	MaxSnoozes int
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -137,6 +142,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxResult < 0 {
 		return c, fmt.Errorf("%w: MaxResult %d is negative", ErrBadConfig, c.MaxResult)
+	}
+	if c.MaxSnoozes == 0 {
+		c.MaxSnoozes = 100
+	}
+	if c.MaxSnoozes < 1 || c.MaxSnoozes > 1_000_000 {
+		return c, fmt.Errorf("%w: MaxSnoozes %d: want 1..1000000", ErrBadConfig, c.MaxSnoozes)
 	}
 	if c.Replicas == 0 {
 		c.Replicas = 1

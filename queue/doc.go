@@ -182,6 +182,38 @@
 // fetching, lets in-flight handlers finish within DrainTimeout, and hands
 // back the rest at once.
 //
+// # Attempts that do not count
+//
+// Two ways for a job to run again do not use up an attempt, since the job
+// did not fail. A stop: a job handed back because its worker is stopping
+// (a drain, a deploy, a recycle) starts again as the same attempt, so ten
+// deploys in a row in the middle of a long job do not dead-letter it. A
+// snooze: a handler that returns Snooze(d) has its job run again after d,
+// as the same attempt, waiting in the schedule stream meanwhile (state
+// scheduled); a job may snooze at most Config.MaxSnoozes times (100 by
+// default), and the snooze after that dead-letters it with an error that
+// says so, so a job cannot snooze for ever unnoticed. Neither is a
+// negative acknowledgement, which the server would count as a delivery:
+// the worker stores a copy of the job whose Cloudrole-Attempts-Used header
+// carries the attempts used before, then terminates the delivery it held
+// (the copy goes to the end of its level). A failure between the two
+// stores the job twice, never zero times; a copy that cannot be stored
+// (the connection is gone) falls back to a nak, which counts. A crash is
+// not a stop: the job of a worker that died comes back after AckWait and
+// that attempt counts, so a job that kills its worker is dead-lettered
+// after MaxDeliver crashes.
+//
+// # Progress
+//
+// A running handler reports how far it has got with Job.SetProgress (a
+// number in its own unit and a short message). The worker's status section
+// lists its running jobs with their progress, and with TrackStatus the
+// job's status record shows it too (JobStatus.Progress, kept in the final
+// record). Writes to the record are throttled to one per
+// WorkerOptions.ProgressInterval per job (1s by default), the latest value
+// winning, so a chatty handler cannot flood NATS; SetProgress never blocks
+// on the network.
+//
 // # Load leveling
 //
 // Enqueue waits for the server's acknowledgement, never for a worker;

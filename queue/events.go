@@ -8,7 +8,7 @@ import (
 
 // Event is something that happened to a job in a worker of this process:
 // one of JobStarted, JobSucceeded, JobFailed, JobDeadLettered,
-// JobCancelled and JobHandedBack. Observers added with Client.Observe receive them, so
+// JobSnoozed, JobCancelled and JobHandedBack. Observers added with Client.Observe receive them, so
 // metrics and dashboards are built on the same facts the worker acts on.
 type Event interface {
 	// QueueName names the queue.
@@ -56,6 +56,16 @@ type JobDeadLettered struct {
 	Err       error
 }
 
+// JobSnoozed: the handler snoozed the job (Snooze): it runs again at
+// Until, as the same attempt. Snoozes counts its snoozes so far.
+type JobSnoozed struct {
+	Queue, ID string
+	Priority  Priority
+	Attempt   int
+	Until     time.Time
+	Snoozes   int
+}
+
 // JobCancelled: the job was cancelled (Queue.Cancel) and terminated.
 // Running says whether its handler had started (and had its context
 // cancelled).
@@ -67,7 +77,7 @@ type JobCancelled struct {
 }
 
 // JobHandedBack: a stopping worker gave the job back unfinished (its drain
-// timeout ran out) for another worker to take at once.
+// timeout ran out) for another worker to take at once, as the same attempt.
 type JobHandedBack struct {
 	Queue, ID string
 	Priority  Priority
@@ -80,6 +90,9 @@ func (e JobFailed) QueueName() string       { return e.Queue }
 func (e JobDeadLettered) QueueName() string { return e.Queue }
 func (e JobHandedBack) QueueName() string   { return e.Queue }
 func (e JobCancelled) QueueName() string    { return e.Queue }
+func (e JobSnoozed) QueueName() string      { return e.Queue }
+func (e JobSnoozed) JobID() string          { return e.ID }
+func (JobSnoozed) isEvent()                 {}
 func (e JobCancelled) JobID() string        { return e.ID }
 func (JobCancelled) isEvent()               {}
 func (e JobStarted) JobID() string          { return e.ID }

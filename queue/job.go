@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -50,6 +51,9 @@ type Job struct {
 
 	mu     sync.Mutex
 	result []byte
+
+	wk   *worker                  // the worker running it; nil for NewJob
+	prog atomic.Pointer[progress] // made by the first SetProgress
 }
 
 // SetResult records a small result, published to the job's reply subject

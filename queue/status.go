@@ -40,8 +40,10 @@ type JobStatus struct {
 	Enqueued  time.Time `json:"enqueued_at,omitzero"`
 	// Due is when a scheduled job falls due (WithDelay, WithAt); zero
 	// for a job enqueued to run at once.
-	Due     time.Time `json:"due_at,omitzero"`
-	Updated time.Time `json:"updated_at"`
+	Due time.Time `json:"due_at,omitzero"`
+	// Progress is what the handler last reported (Job.SetProgress).
+	Progress *Progress `json:"progress,omitempty"`
+	Updated  time.Time `json:"updated_at"`
 }
 
 // writeStatus stores s without waiting for the server (an asynchronous

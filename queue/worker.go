@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,7 +35,8 @@ type WorkerOptions struct {
 	RateBurst int
 	// DrainTimeout is how long in-flight handlers may run after ctx ends;
 	// then their contexts are cancelled (cause ErrDraining) and their jobs
-	// handed back at once for another worker. Defaults to 10s.
+	// handed back at once for another worker, without using up the
+	// attempt they were in. Defaults to 10s.
 	DrainTimeout time.Duration
 	// Aging turns on the anti-starvation policy; 0 (the default) is
 	// strict priority. See the package doc for the exact rule.
@@ -46,6 +48,11 @@ type WorkerOptions struct {
 	// It fetches one job per request, so it costs throughput. Defaults to
 	// nil: strict priority.
 	Shares []int
+	// ProgressInterval is the least time between two writes of one job's
+	// progress (Job.SetProgress) to its status record, so a chatty
+	// handler cannot flood NATS: the latest value is written when its
+	// turn comes. Defaults to 1s; at least 100ms.
+	ProgressInterval time.Duration
 	// PollInterval is how often an idle worker looks again at every level
 	// without being told of a new job (for jobs coming back after a retry
 	// delay or an expired lease). New jobs wake it at once. Defaults to
@@ -80,6 +87,12 @@ func (o WorkerOptions) withDefaults() (WorkerOptions, error) {
 	}
 	if o.PollInterval == 0 {
 		o.PollInterval = 250 * time.Millisecond
+	}
+	if o.ProgressInterval == 0 {
+		o.ProgressInterval = time.Second
+	}
+	if o.ProgressInterval < 100*time.Millisecond {
+		return o, fmt.Errorf("%w: ProgressInterval %v: want at least 100ms", ErrBadConfig, o.ProgressInterval)
 	}
 	for i, sh := range o.Shares {
 		if sh <= 0 {
@@ -138,8 +151,10 @@ type flight struct {
 
 // Work runs h on the queue's jobs until ctx ends, then drains: it stops
 // fetching, lets in-flight handlers finish for up to DrainTimeout, then
-// cancels their contexts and hands their jobs back (Nak without delay) so
-// another worker takes them at once. It returns nil after the drain, once
+// cancels their contexts and hands their jobs back so another worker takes
+// them at once. A job handed back keeps its attempt count: a stop (drain,
+// deploy, recycle) never uses up an attempt, so repeated deploys in the
+// middle of a long job never dead-letter it (see the package doc). It returns nil after the drain, once
 // every handler has returned (a handler that ignores its context delays
 // the return). It returns an error if it could not start, or one wrapping
 // ErrClosed, after the same drain, if the connection was closed under it.
@@ -359,6 +374,7 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 		msg:       m,
 		env:       env,
 		maxResult: cfg.MaxResult,
+		wk:        w,
 	}
 	var seq uint64
 	if dl.attempts > 0 {
@@ -369,6 +385,7 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 	if due := m.Header[hdrDue]; len(due) > 0 {
 		j.Due, _ = time.Parse(time.RFC3339Nano, due[0])
 	}
+	carried(m, j)
 	if j.ID == "" {
 		// Each level is its own stream, numbered from 1: the level keeps
 		// generated IDs unique within the queue.
@@ -406,7 +423,7 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 		w.finishCancelled(j, false)
 		return
 	}
-	w.q.writeStatus(JobStatus{ID: j.ID, State: StateRunning, Attempts: j.Attempt, Enqueued: j.EnqueuedAt})
+	w.q.writeStatus(JobStatus{ID: j.ID, State: StateRunning, Attempts: j.Attempt, Enqueued: j.EnqueuedAt, Due: j.Due})
 	c := w.q.c
 	if c.observed() {
 		var waited time.Duration
@@ -417,6 +434,7 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 	}
 
 	err := w.call(hctx, j)
+	j.endProgress()
 
 	w.mu.Lock()
 	given, cancelled := fl.given, fl.cancelled
@@ -437,12 +455,17 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 		w.q.stats.processed.Add(1)
 		w.processed.Add(1)
 		res := j.getResult()
-		w.q.writeStatus(JobStatus{ID: j.ID, State: StateSucceeded, Attempts: j.Attempt, Result: res, Enqueued: j.EnqueuedAt})
+		w.q.writeStatus(JobStatus{ID: j.ID, State: StateSucceeded, Attempts: j.Attempt, Result: res, Enqueued: j.EnqueuedAt, Due: j.Due, Progress: j.lastProgress()})
 		w.reply(j, "succeeded", res)
 		if c.observed() {
 			c.emit(JobSucceeded{Queue: w.q.name, ID: j.ID, Priority: j.Priority, Attempt: j.Attempt, Took: time.Since(fl.started)})
 		}
 		return
+	}
+	if sz, ok := asSnooze(err); ok {
+		if err = w.snooze(j, l, seq, sz.Delay); err == nil {
+			return
+		}
 	}
 	w.q.stats.failed.Add(1)
 	w.failed.Add(1)
@@ -457,7 +480,7 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 		w.log.Warn("queue: nak failed; the job comes back after AckWait", "id", j.ID, "err", nerr)
 	}
 	w.noteDue(time.Now().Add(d))
-	w.q.writeStatus(JobStatus{ID: j.ID, State: StateFailed, Attempts: j.Attempt, LastError: trunc512(err.Error()), Enqueued: j.EnqueuedAt})
+	w.q.writeStatus(JobStatus{ID: j.ID, State: StateFailed, Attempts: j.Attempt, LastError: trunc512(err.Error()), Enqueued: j.EnqueuedAt, Due: j.Due, Progress: j.lastProgress()})
 	if c.observed() {
 		c.emit(JobFailed{Queue: w.q.name, ID: j.ID, Priority: j.Priority, Attempt: j.Attempt, Took: time.Since(fl.started), Err: err, RetryIn: d})
 	}
@@ -512,7 +535,7 @@ func (w *worker) finishCancelled(j *Job, running bool) {
 	w.cancelled.Add(1)
 	w.q.stats.cancelled.Add(1)
 	w.log.Info("queue: job cancelled", "id", j.ID, "attempt", j.Attempt, "was_running", running)
-	w.q.writeStatus(JobStatus{ID: j.ID, State: StateCancelled, Attempts: j.Attempt, Enqueued: j.EnqueuedAt, Due: j.Due})
+	w.q.writeStatus(JobStatus{ID: j.ID, State: StateCancelled, Attempts: j.Attempt, Enqueued: j.EnqueuedAt, Due: j.Due, Progress: j.lastProgress()})
 	w.reply(j, "cancelled", nil)
 	if c := w.q.c; c.observed() {
 		c.emit(JobCancelled{Queue: w.q.name, ID: j.ID, Priority: j.Priority, Attempt: j.Attempt, Running: running})
@@ -568,7 +591,7 @@ func (w *worker) deadLetter(j *Job, l int, seq uint64, cause error) {
 	w.q.stats.dead.Add(1)
 	w.dead.Add(1)
 	w.log.Warn("queue: job dead-lettered", "id", j.ID, "attempts", j.Attempt, "err", cause)
-	w.q.writeStatus(JobStatus{ID: j.ID, State: StateDead, Attempts: j.Attempt, LastError: trunc512(cause.Error()), Enqueued: j.EnqueuedAt})
+	w.q.writeStatus(JobStatus{ID: j.ID, State: StateDead, Attempts: j.Attempt, LastError: trunc512(cause.Error()), Enqueued: j.EnqueuedAt, Due: j.Due, Progress: j.lastProgress()})
 	w.reply(j, "dead", []byte(cause.Error()))
 	if c := w.q.c; c.observed() {
 		c.emit(JobDeadLettered{Queue: w.q.name, ID: j.ID, Priority: j.Priority, Attempts: j.Attempt, Err: cause})
@@ -602,19 +625,37 @@ func (w *worker) heartbeats(stop <-chan struct{}) {
 	}
 }
 
-// giveBack hands every in-flight job back at once and returns how many.
+// giveBack hands every in-flight job back at once, without using up the
+// attempt it was in (see handBack), and returns how many.
 func (w *worker) giveBack() int {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	n := 0
+	var back []*Job
 	for j, f := range w.flying {
 		if !f.given {
-			f.given = true
-			_ = j.msg.Nak()
-			n++
+			f.given = true // from now on only handBack acks its message
+			back = append(back, j)
 		}
 	}
-	return n
+	w.mu.Unlock()
+	w.handBack(back)
+	return len(back)
+}
+
+// writeProgress records the running job j's progress p.
+func (w *worker) writeProgress(j *Job, p Progress) {
+	w.q.writeStatus(JobStatus{ID: j.ID, State: StateRunning, Attempts: j.Attempt, Enqueued: j.EnqueuedAt, Due: j.Due, Progress: &p})
+}
+
+// maxRunningShown caps WorkerStatus.Running.
+const maxRunningShown = 100
+
+// RunningJob is a job a worker is running, in its status section.
+type RunningJob struct {
+	ID       string    `json:"id"`
+	Priority Priority  `json:"priority"`
+	Attempt  int       `json:"attempt"`
+	Started  time.Time `json:"started_at"`
+	Progress *Progress `json:"progress,omitempty"`
 }
 
 // WorkerStatus is the "queue:<name>" status section of a running worker.
@@ -626,6 +667,9 @@ type WorkerStatus struct {
 	WorkerFailed    int64 `json:"worker_failed"`
 	WorkerDead      int64 `json:"worker_dead_lettered"`
 	WorkerCancelled int64 `json:"worker_cancelled"`
+	// Running lists the jobs running now, oldest first, with their
+	// progress (at most 100).
+	Running []RunningJob `json:"running,omitempty"`
 }
 
 func (w *worker) snapshot() any {
@@ -637,5 +681,32 @@ func (w *worker) snapshot() any {
 		WorkerFailed:    w.failed.Load(),
 		WorkerDead:      w.dead.Load(),
 		WorkerCancelled: w.cancelled.Load(),
+		Running:         w.runningJobs(),
 	}
+}
+
+// runningJobs lists the jobs in flight for the status section.
+func (w *worker) runningJobs() []RunningJob {
+	type running struct {
+		j *Job
+		r RunningJob
+	}
+	w.mu.Lock()
+	list := make([]running, 0, len(w.flying))
+	for j, f := range w.flying {
+		if !f.given {
+			list = append(list, running{j, RunningJob{ID: j.ID, Priority: j.Priority, Attempt: j.Attempt, Started: f.started.UTC()}})
+		}
+	}
+	w.mu.Unlock()
+	if len(list) == 0 {
+		return nil
+	}
+	slices.SortFunc(list, func(a, b running) int { return a.r.Started.Compare(b.r.Started) })
+	out := make([]RunningJob, 0, min(len(list), maxRunningShown))
+	for _, e := range list[:min(len(list), maxRunningShown)] {
+		e.r.Progress = e.j.lastProgress()
+		out = append(out, e.r)
+	}
+	return out
 }
