@@ -59,11 +59,20 @@ func (q *Queue) Cancel(ctx context.Context, id string) error {
 	if err := validateID(id); err != nil {
 		return err
 	}
+	// A scheduled job's unique key (held while it is active) is released
+	// here, since no worker will finish it.
+	var uniqueKey string
+	if raw, err := q.sched.GetLastMsgForSubject(ctx, atAnyLevel(q.name, id)); err == nil {
+		uniqueKey = raw.Header.Get(hdrUnique)
+	}
 	n, err := q.c.purge(ctx, schedStream(q.name), atAnyLevel(q.name, id))
 	if err != nil {
 		return fmt.Errorf("queue %q: cancel %q: removing its schedule: %w", q.name, id, err)
 	}
 	if n > 0 {
+		if uniqueKey != "" {
+			q.releaseUnique(ctx, uniqueKey, id, 0)
+		}
 		q.writeCancelled(ctx, id)
 		return nil
 	}

@@ -285,6 +285,23 @@
 // queue with TrackStatus gives each handler a context of its own for this
 // (without TrackStatus handlers share one, and Cancel cannot reach them).
 //
+// # Unique jobs
+//
+// WithUnique makes an enqueue unique beyond WithID's dedupe, which lasts
+// the DuplicateWindow and is per level: the key is the job's ID (ByID), a
+// key of the caller's, or one derived from the payload (its SHA-256), and
+// it holds across every level, either for a period (Unique.For) or while
+// the job is scheduled, queued or running (the worker that finishes it,
+// succeeded, dead-lettered or cancelled, releases it; Cancel of a
+// scheduled job releases it too). A duplicate is not enqueued: Enqueue
+// returns the ID of the job holding the key with an error wrapping
+// ErrDuplicate. Keys live in a KV bucket (CRQ_<name>_unique, made on the
+// first unique enqueue) with per-key TTLs, created with a compare-and-set
+// that exactly one racing enqueue wins; a key held while active still
+// expires StatusTTL after the job's due time, so a job purged by hand
+// cannot hold it for ever. Each unique enqueue costs one KV write more
+// (a round trip; BENCHMARKS.md).
+//
 // # Headers
 //
 // cloudrole writes Cloudrole-Id (the job ID) and Cloudrole-Reply, and

@@ -51,6 +51,9 @@ func dueSubject(q string, l int) string {
 func dueConsumer(q string, l int) string { return "CRQ_" + q + "_due" + strconv.Itoa(l) }
 func dueDeliver(q string, l int) string  { return "cloudrole.due." + q + "." + strconv.Itoa(l) }
 
+// uniqueBucket holds a queue's unique job keys (see unique.go).
+func uniqueBucket(q string) string { return "CRQ_" + q + "_unique" }
+
 // ctlBucket holds a queue's cancel requests (see cancel.go).
 func ctlBucket(q string) string { return "CRQ_" + q + "_ctl" }
 

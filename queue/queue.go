@@ -27,6 +27,7 @@ type Queue struct {
 
 	stats queueStats
 	pend  pendingCache
+	uniq  uniqueState
 }
 
 type queueStats struct {

@@ -452,6 +452,7 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 	}
 	if err == nil {
 		w.acks.ack(m.Reply, j.ID, l)
+		w.finished(j)
 		w.q.stats.processed.Add(1)
 		w.processed.Add(1)
 		res := j.getResult()
@@ -510,6 +511,18 @@ func (w *worker) call(ctx context.Context, j *Job) (err error) {
 	return w.h(ctx, j)
 }
 
+// finished releases what job j held while active, now that it has an
+// outcome (succeeded, dead-lettered or cancelled): its unique key, and a
+// cancel request that came too late to matter.
+func (w *worker) finished(j *Job) {
+	if key := j.msg.Header[hdrUnique]; len(key) > 0 {
+		w.q.releaseUnique(w.hctx, key[0], j.ID, 0)
+	}
+	if w.cancels.has(j.ID) {
+		w.q.dropCancel(w.hctx, j.ID)
+	}
+}
+
 // cancelRunning cancels the handler's context of a running job id whose
 // cancel request just arrived (from the watch's goroutine).
 func (w *worker) cancelRunning(id string) {
@@ -531,7 +544,7 @@ func (w *worker) finishCancelled(j *Job, running bool) {
 		w.log.Warn("queue: term of a cancelled job failed; it comes back and is cancelled again", "id", j.ID, "err", err)
 		return
 	}
-	w.q.dropCancel(w.hctx, j.ID)
+	w.finished(j) // drops the request too
 	w.cancelled.Add(1)
 	w.q.stats.cancelled.Add(1)
 	w.log.Info("queue: job cancelled", "id", j.ID, "attempt", j.Attempt, "was_running", running)
@@ -590,6 +603,7 @@ func (w *worker) deadLetter(j *Job, l int, seq uint64, cause error) {
 	}
 	w.q.stats.dead.Add(1)
 	w.dead.Add(1)
+	w.finished(j)
 	w.log.Warn("queue: job dead-lettered", "id", j.ID, "attempts", j.Attempt, "err", cause)
 	w.q.writeStatus(JobStatus{ID: j.ID, State: StateDead, Attempts: j.Attempt, LastError: trunc512(cause.Error()), Enqueued: j.EnqueuedAt, Due: j.Due, Progress: j.lastProgress()})
 	w.reply(j, "dead", []byte(cause.Error()))
