@@ -73,6 +73,13 @@ type Config struct {
 	// DeadLetterMaxAge drops dead letters older than this. Defaults to 0:
 	// kept until re-queued or purged.
 	DeadLetterMaxAge time.Duration
+	// Fairness serves the keys of a level in turn (jobs enqueued WithKey),
+	// so a flood of jobs from one key cannot starve the others: each key
+	// with jobs gets a consumer of its own, and workers take one request
+	// from each key in turn. It costs every ack of the queue some
+	// throughput and a consumer per key with jobs (see the package doc);
+	// without it WithKey is refused. Defaults to off.
+	Fairness bool
 	// MaxSnoozes bounds how many times one job may snooze (a handler
 	// returning Snooze): the snooze after the last allowed one
 	// dead-letters the job, so a job cannot snooze for ever unnoticed.

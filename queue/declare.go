@@ -527,7 +527,7 @@ func (c *Client) build(ctx context.Context, name string, cfg Config, lay layout,
 			// Made by a cloudrole before scheduled jobs: add the part
 			// it lacks, changing nothing else.
 			sc := lay.levels[l].Config
-			sc.Sources = append(slices.Clone(sc.Sources), dueSource(name, l))
+			sc.Sources = append(slices.Clone(sc.Sources), dueSource(name, l, cfg))
 			err := provision(ctx, func(ctx context.Context) error {
 				_, err := c.js.UpdateStream(ctx, sc)
 				return err
@@ -537,6 +537,14 @@ func (c *Client) build(ctx context.Context, name string, cfg Config, lay layout,
 			}
 		}
 		ccfg := levelConsumerConfig(name, l, cfg)
+		if change && !cfg.Fairness {
+			// Fairness off: the level's consumer takes every job again,
+			// which a WorkQueue stream allows only once no key has a
+			// consumer of its own.
+			if err := c.dropKeyConsumers(ctx, name, l); err != nil {
+				return nil, err
+			}
+		}
 		err := provision(ctx, func(ctx context.Context) (err error) {
 			if change {
 				q.consumers[l], err = c.js.CreateOrUpdateConsumer(ctx, levelStream(name, l), ccfg)
@@ -673,7 +681,7 @@ func levelStreamConfig(name string, l int, cfg Config) jetstream.StreamConfig {
 		MaxMsgSize:  int32(cfg.MaxPayload + 64<<10), // room for headers
 		Duplicates:  cfg.DuplicateWindow,
 		// Scheduled jobs of the level, as they fall due.
-		Sources: []*jetstream.StreamSource{dueSource(name, l)},
+		Sources: []*jetstream.StreamSource{dueSource(name, l, cfg)},
 		// Idle workers wait on this headers-only copy of every stored
 		// job instead of polling each level.
 		RePublish: &jetstream.RePublish{
@@ -682,6 +690,12 @@ func levelStreamConfig(name string, l int, cfg Config) jetstream.StreamConfig {
 			HeadersOnly: true,
 		},
 	}
+	if cfg.Fairness {
+		// The jobs of each key on a subject of their own; the bell
+		// names the subject (Nats-Subject), so the key.
+		sc.Subjects = append(sc.Subjects, keySubjects(name, l))
+		sc.RePublish.Source, sc.RePublish.Destination = ">", bellLevelSubject(name, l)+".>"
+	}
 	if l == 0 {
 		sc.Metadata = map[string]string{configKey: encodeConfig(cfg)}
 	}
@@ -689,7 +703,7 @@ func levelStreamConfig(name string, l int, cfg Config) jetstream.StreamConfig {
 }
 
 func levelConsumerConfig(name string, l int, cfg Config) jetstream.ConsumerConfig {
-	return jetstream.ConsumerConfig{
+	c := jetstream.ConsumerConfig{
 		Durable:     consumerName(name, l),
 		Description: fmt.Sprintf("cloudrole queue %s level %d", name, l),
 		AckPolicy:   jetstream.AckExplicitPolicy,
@@ -701,6 +715,10 @@ func levelConsumerConfig(name string, l int, cfg Config) jetstream.ConsumerConfi
 		MaxAckPending: -1,
 		Replicas:      cfg.Replicas,
 	}
+	if cfg.Fairness {
+		c.FilterSubject = levelSubject(name, l) // the jobs without a key; each key has its own
+	}
+	return c
 }
 
 func dlqStreamConfig(name string, cfg Config) jetstream.StreamConfig {

@@ -57,7 +57,13 @@ func (w *worker) mark(l int, now int64) {
 func (w *worker) markAll() {
 	now := time.Now().UnixNano()
 	for l := range w.levels {
+		if w.fair != nil {
+			w.fair[l].markAll()
+		}
 		w.mark(l, now)
+	}
+	if w.fair != nil {
+		w.retryKeyConsumers()
 	}
 }
 
@@ -85,11 +91,30 @@ func (w *worker) topMaybe() int {
 
 func (w *worker) anyMaybe() bool { return w.topMaybe() >= 0 }
 
-// pick chooses the level to fetch from and how many jobs to fetch, or -1.
-// Strict: the highest level that may hold jobs. With Aging: a lower level
-// whose jobs have waited unserved for Aging or longer goes first (the one
-// waiting longest), for one job.
-func (w *worker) pick(free int) (int, int) {
+// pick chooses the level to fetch from, how many jobs to fetch, and at a
+// fair level the key (sub-queue) whose turn it is, or -1. At a fair level
+// the free slots are split among the keys that may hold jobs, one request
+// each in turn.
+func (w *worker) pick(free int) (int, int, *subQueue) {
+	for {
+		l, n := w.pickLevel(free)
+		if l < 0 || w.fair == nil {
+			return l, n, nil
+		}
+		if s, k := w.fair[l].turn(); s != nil {
+			return l, max(1, n/k), s
+		}
+		// Marked, but no key there is ready (its consumer is being
+		// made): nothing to ask for at this level now.
+		w.clear(l, w.gen[l].Load())
+	}
+}
+
+// pickLevel chooses the level to fetch from and how many jobs to fetch, or
+// -1. Strict: the highest level that may hold jobs. With Aging: a lower
+// level whose jobs have waited unserved for Aging or longer goes first
+// (the one waiting longest), for one job.
+func (w *worker) pickLevel(free int) (int, int) {
 	first := w.topMaybe()
 	if first < 0 {
 		return -1, 0
@@ -257,7 +282,10 @@ func (w *worker) issue() error {
 			}
 			d.prepaid = false
 		}
-		l, n := w.pick(free)
+		l, n, sub := w.pick(free)
+		if l < 0 {
+			return nil
+		}
 		if d.lim != nil {
 			n = 1
 		}
@@ -269,7 +297,12 @@ func (w *worker) issue() error {
 			wait = bellGrace
 		}
 		gen := w.gen[l].Load()
-		if err := w.pull.send(ln, levelStream(w.q.name, l), consumerName(w.q.name, l), n, wait); err != nil {
+		consumer := consumerName(w.q.name, l)
+		var subGen uint64
+		if sub != nil {
+			consumer, subGen = sub.consumer, sub.gen.Load()
+		}
+		if err := w.pull.send(ln, levelStream(w.q.name, l), consumer, n, wait); err != nil {
 			if w.q.c.nc.IsClosed() {
 				return w.closedErr()
 			}
@@ -278,7 +311,7 @@ func (w *worker) issue() error {
 			return nil
 		}
 		w.fresh[l] = false
-		ln.req = &pullReq{level: l, batch: n, gen: gen, deadline: now.Add(wait + pullTimeout)}
+		ln.req = &pullReq{level: l, batch: n, gen: gen, deadline: now.Add(wait + pullTimeout), sub: sub, subGen: subGen}
 		d.credit += n
 		d.open++
 	}
@@ -308,10 +341,20 @@ func (w *worker) arrive(a arrival) {
 			// 404: nothing left; 408: the wait expired, or the jobs left
 			// are all promised to requests already open.
 			w.end(a.lane)
-			w.clear(r.level, r.gen)
+			if r.sub != nil {
+				w.clearSub(r.level, r.sub, r.subGen, r.gen)
+			} else {
+				w.clear(r.level, r.gen)
+			}
 			w.d.refused.end(r.level, w.log, "queue: pull requests answered again", "level")
 		default:
 			w.end(a.lane)
+			if r.sub != nil && r.sub.key != "" {
+				// Most likely its consumer is gone (removed as idle):
+				// make it again.
+				r.sub.ready.Store(false)
+				w.ensureKeyConsumer(r.level, r.sub)
+			}
 			w.d.refused.occur(r.level, w.log, time.Now(), "queue: pull request refused", "level", r.level, "status", code, "description", m.Header.Get("Description"))
 			w.mark(r.level, time.Now().UnixNano())
 			w.d.pauseUntil = time.Now().Add(w.o.PollInterval)
@@ -321,7 +364,7 @@ func (w *worker) arrive(a arrival) {
 	if r == nil {
 		// A late job for a request given up. Run it if a slot is free
 		// and not promised, else hand it back at once.
-		l, ok := levelOf(m.Subject, w.levels)
+		l, ok := levelOf(withoutKey(m.Subject), w.levels)
 		if !ok || w.d.stopping || int(w.held())+w.d.credit >= w.o.Concurrency {
 			_ = m.Nak()
 			return
@@ -340,6 +383,9 @@ func (w *worker) arrive(a arrival) {
 		// Filled: there may be more.
 		a.lane.req = nil
 		w.d.open--
+		if r.sub != nil {
+			w.markSub(r.level, r.sub, time.Now().UnixNano())
+		}
 		w.mark(r.level, time.Now().UnixNano())
 	}
 }
@@ -431,6 +477,9 @@ func (w *worker) giveUp(lost func(*pullReq) bool, warn bool) error {
 			continue
 		}
 		w.end(ln)
+		if r.sub != nil {
+			w.markSub(r.level, r.sub, now.UnixNano())
+		}
 		w.mark(r.level, now.UnixNano())
 		if err := w.pull.retire(ln); err != nil {
 			if w.q.c.nc.IsClosed() {

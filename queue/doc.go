@@ -285,6 +285,31 @@
 // queue with TrackStatus gives each handler a context of its own for this
 // (without TrackStatus handlers share one, and Cancel cannot reach them).
 //
+// # Fairness by key
+//
+// With Config.Fairness, jobs may carry a key (WithKey: a tenant, a
+// customer), and within a level the workers take turns among the keys
+// that have jobs waiting (the jobs without a key take a turn too), so a
+// flood of jobs from one key waits behind its own jobs only. Levels still
+// come first: fairness orders the jobs of one level. A keyed job is stored
+// on a subject of its key, cloudrole.queue.<name>.<level>.k.<key>, and
+// each key with jobs has a durable consumer of its own on the level's
+// stream (named from a hash of the key), made by the first worker that
+// sees the key (from the job's bell, or from the stream's subjects when it
+// starts) and removed by the server after an hour without requests: a
+// JetStream consumer delivers in stream order, and no request can ask for
+// another key's next job, so a consumer per key is what gives each key its
+// own place in line. A worker splits its free slots among the keys that
+// may hold jobs, one request each, in turn; so with k keys busy, a key's
+// n jobs all start within about k*n starts plus what the worker's open
+// requests hold (BENCHMARKS.md has the flood measured). Costs, only for
+// queues with Fairness: a consumer per key with jobs, and an ack of a fair
+// level asks every consumer of the level whether it still needs the job
+// (the stream has two subjects), which costs consume throughput; fairness
+// suits keys counted in tens to thousands per level, not one per job.
+// UpdateQueue turns Fairness on or off; turning it off deletes the keys'
+// consumers and the level's consumer takes their jobs.
+//
 // # Unique jobs
 //
 // WithUnique makes an enqueue unique beyond WithID's dedupe, which lasts

@@ -25,6 +25,7 @@ type enqueueOpts struct {
 	hdr     nats.Header
 	due     time.Time // zero: at once
 	unique  *Unique
+	key     string // fairness key
 }
 
 // uniqueClaim is the unique key an enqueue must create before it
@@ -106,6 +107,9 @@ func (q *Queue) build(payload []byte, opts []EnqueueOption) (*nats.Msg, string, 
 	if len(payload) > q.cfg.MaxPayload {
 		return nil, "", nil, fmt.Errorf("queue %q: %w: payload of %d bytes, the queue's MaxPayload is %d; nothing was enqueued", q.name, ErrPayloadTooLarge, len(payload), q.cfg.MaxPayload)
 	}
+	if o.key != "" && !q.cfg.Fairness {
+		return nil, "", nil, fmt.Errorf("queue %q: %w: WithKey(%q) needs a queue with Fairness", q.name, ErrBadConfig, o.key)
+	}
 	hasID := o.id != ""
 	if o.id == "" {
 		o.id = nuid.Next()
@@ -133,8 +137,11 @@ func (q *Queue) build(payload []byte, opts []EnqueueOption) (*nats.Msg, string, 
 		h[hdrUnique] = []string{uq.key} // the worker that finishes the job releases it
 	}
 	m := &nats.Msg{Subject: levelSubject(q.name, int(o.prio)), Header: h, Data: payload}
+	if o.key != "" {
+		m.Subject = keySubject(q.name, int(o.prio), o.key)
+	}
 	if !o.due.IsZero() {
-		scheduleAt(m, q.name, int(o.prio), o.id, o.due)
+		scheduleAt(m, q.name, int(o.prio), o.key, o.id, o.due)
 	}
 	if err := q.checkSize(m); err != nil {
 		return nil, "", nil, err

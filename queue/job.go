@@ -40,6 +40,8 @@ type Job struct {
 	// EnqueuedAt is when the server stored the job (for a scheduled job,
 	// when its level stored it, on falling due).
 	EnqueuedAt time.Time
+	// Key is the job's fairness key (WithKey), or "".
+	Key string
 	// Due is when a job enqueued with WithDelay or WithAt fell due; zero
 	// for a job enqueued to run at once. Start minus Due is how late the
 	// job started.

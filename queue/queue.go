@@ -111,6 +111,15 @@ func (q *Queue) pendingCached() []int64 {
 	defer cancel()
 	p := make([]int64, len(q.consumers))
 	for l, cons := range q.consumers {
+		if q.cfg.Fairness {
+			// The level's consumer sees only the jobs without a key:
+			// count what the stream holds (running jobs included).
+			p[l] = -1
+			if s, err := q.c.js.Stream(ctx, levelStream(q.name, l)); err == nil {
+				p[l] = int64(s.CachedInfo().State.Msgs)
+			}
+			continue
+		}
 		info, err := cons.Info(ctx)
 		if err != nil {
 			p[l] = -1

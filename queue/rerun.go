@@ -160,7 +160,7 @@ func (w *worker) snooze(j *Job, l int, seq uint64, d time.Duration) error {
 	due := time.Now().Add(d)
 	m := copyOf(j, "", "snooze-"+deliveryName(j))
 	m.Header[hdrSnoozes] = []string{strconv.Itoa(n)}
-	scheduleAt(m, w.q.name, int(j.Priority), j.ID, due)
+	scheduleAt(m, w.q.name, int(j.Priority), j.Key, j.ID, due)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := w.q.c.js.PublishMsg(ctx, m); err != nil {

@@ -67,7 +67,7 @@ func schedStreamConfig(name string, cfg Config) jetstream.StreamConfig {
 // be stored (a full level) is delivered again, and the WorkQueue schedule
 // stream removes each one after it reached the level.
 func dueConsumerConfig(name string, l int, cfg Config) jetstream.ConsumerConfig {
-	return jetstream.ConsumerConfig{
+	c := jetstream.ConsumerConfig{
 		Durable:        dueConsumer(name, l),
 		Description:    fmt.Sprintf("cloudrole queue %s: level %d's scheduled jobs as they fall due", name, l),
 		DeliverSubject: dueDeliver(name, l),
@@ -78,18 +78,28 @@ func dueConsumerConfig(name string, l int, cfg Config) jetstream.ConsumerConfig 
 		FilterSubject:  dueSubject(name, l),
 		Replicas:       cfg.Replicas,
 	}
+	if cfg.Fairness {
+		c.FilterSubject, c.FilterSubjects = "", []string{dueSubject(name, l), dueKeySubjects(name, l)}
+	}
+	return c
 }
 
 // dueSource is the source of level l's stream: the fired copies of the
 // level's scheduled jobs, moved onto the level's subject.
-func dueSource(name string, l int) *jetstream.StreamSource {
-	return &jetstream.StreamSource{
+func dueSource(name string, l int, cfg Config) *jetstream.StreamSource {
+	s := &jetstream.StreamSource{
 		Name:     schedStream(name),
 		Consumer: &jetstream.StreamConsumerSource{Name: dueConsumer(name, l), DeliverSubject: dueDeliver(name, l)},
 		SubjectTransforms: []jetstream.SubjectTransformConfig{
 			{Source: dueSubject(name, l), Destination: levelSubject(name, l)},
 		},
 	}
+	if cfg.Fairness {
+		s.SubjectTransforms = append(s.SubjectTransforms, jetstream.SubjectTransformConfig{
+			Source: dueKeySubjects(name, l), Destination: levelSubject(name, l) + ".k.{{wildcard(1)}}",
+		})
+	}
+	return s
 }
 
 // hasDueSource reports whether a level stream's config sources its
@@ -144,15 +154,19 @@ func WithAt(t time.Time) EnqueueOption {
 	}
 }
 
-// scheduleAt turns m, a job for level l, into its schedule: stored on the
-// job's own subject in the schedule stream (one subject per job, since the
-// server keeps one schedule per subject), fired onto the level's due
-// subject at due.
-func scheduleAt(m *nats.Msg, name string, l int, id string, due time.Time) {
+// scheduleAt turns m, a job for level l (and fairness key, or ""), into
+// its schedule: stored on the job's own subject in the schedule stream
+// (one subject per job, since the server keeps one schedule per subject),
+// fired onto the level's due subject (the key's) at due.
+func scheduleAt(m *nats.Msg, name string, l int, key, id string, due time.Time) {
 	due = due.UTC()
 	m.Subject = atSubject(name, l, id)
+	target := dueSubject(name, l)
+	if key != "" {
+		target += ".k." + key
+	}
 	m.Header[jetstream.ScheduleHeader] = []string{"@at " + due.Format(time.RFC3339Nano)}
-	m.Header[jetstream.ScheduleTargetHeader] = []string{dueSubject(name, l)}
+	m.Header[jetstream.ScheduleTargetHeader] = []string{target}
 	m.Header[hdrDue] = []string{due.Format(time.RFC3339Nano)}
 }
 

@@ -48,18 +48,19 @@ type storedConfig struct {
 
 	// Version 2: absent from a version-1 record, all present in a
 	// version-2 one.
-	MaxSnoozes *int `json:"max_snoozes,omitempty"`
+	MaxSnoozes *int  `json:"max_snoozes,omitempty"`
+	Fairness   *bool `json:"fairness,omitempty"`
 }
 
 // v2Fields are the record's version-2 fields of sc, for the completeness
 // checks of decodeConfig.
-func (sc *storedConfig) v2Fields() []any { return []any{sc.MaxSnoozes} }
+func (sc *storedConfig) v2Fields() []any { return []any{sc.MaxSnoozes, sc.Fairness} }
 
 // v1Only reports whether cfg (resolved) can be recorded as version 1: its
 // version-2 settings are all at their defaults.
 func v1Only(cfg Config) bool {
 	def, _ := resolve(Config{})
-	return cfg.MaxSnoozes == def.MaxSnoozes
+	return cfg.MaxSnoozes == def.MaxSnoozes && cfg.Fairness == def.Fairness
 }
 
 // resolve applies cfg's defaults and validates it. The result is the form
@@ -96,6 +97,7 @@ func encodeConfig(cfg Config) string {
 	if !v1Only(cfg) {
 		sc.Version = 2
 		sc.MaxSnoozes = &cfg.MaxSnoozes
+		sc.Fairness = &cfg.Fairness
 	}
 	b, err := json.Marshal(sc)
 	if err != nil {
@@ -172,6 +174,7 @@ func decodeConfig(s string) (Config, error) {
 		StatusTTL:          dur(sc.StatusTTL, "status_ttl"),
 		DeadLetterMaxAge:   dur(sc.DeadLetterMaxAge, "dead_letter_max_age"),
 		MaxSnoozes:         intOr(sc.MaxSnoozes, def.MaxSnoozes),
+		Fairness:           sc.Fairness != nil && *sc.Fairness,
 	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("bad configuration record %s: %s", configKey, strings.Join(errs, "; "))
@@ -212,6 +215,7 @@ var settings = []struct {
 		return c.DeadLetterMaxAge.String()
 	}},
 	{"MaxSnoozes", func(c Config) string { return strconv.Itoa(c.MaxSnoozes) }},
+	{"Fairness", func(c Config) string { return strconv.FormatBool(c.Fairness) }},
 }
 
 func orNone(n int64, none string) string {

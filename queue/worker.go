@@ -132,7 +132,9 @@ type worker struct {
 	pool      sync.WaitGroup // handler goroutines
 	spawned   int            // handler goroutines started (dispatcher-owned)
 
-	cancels *cancelWatch // the queue's cancel requests; nil without TrackStatus
+	cancels  *cancelWatch // the queue's cancel requests; nil without TrackStatus
+	fair     []*fairLevel // per level, the keys taken in turn; nil without Fairness
+	keyMaker chan keyJob  // new keys whose consumers to create
 
 	mu      sync.Mutex
 	flying  map[*Job]*flight
@@ -231,6 +233,25 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 		defer w.cancels.stop()
 	}
 
+	if q.cfg.Fairness {
+		w.fair = make([]*fairLevel, w.levels)
+		for l := range w.fair {
+			w.fair[l] = newFairLevel(q.name, l)
+		}
+		w.keyMaker = make(chan keyJob, 1024)
+		kctx, kcancel := context.WithCancel(hctx)
+		kdone := make(chan struct{})
+		go func() {
+			defer close(kdone)
+			w.makeKeyConsumers(kctx, w.keyMaker)
+		}()
+		defer func() { kcancel(); <-kdone }()
+		if err := w.discoverKeys(ctx); err != nil {
+			w.acks.close(0)
+			return err
+		}
+	}
+
 	beatDone := make(chan struct{})
 	beatStop := make(chan struct{})
 	go func() {
@@ -267,8 +288,16 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 // onBell runs on the connection's goroutine for each stored job's
 // headers-only copy; it only marks the level and wakes the dispatcher.
 func (w *worker) onBell(m *nats.Msg) {
-	i := strings.LastIndexByte(m.Subject, '.')
-	l, err := strconv.Atoi(m.Subject[i+1:])
+	subj := m.Subject
+	if w.fair != nil {
+		// cloudrole.bell.<name>.<level>.<the job's subject>: take the level.
+		rest := subj[min(len(subj), len(bellSubject(w.q.name))-1):]
+		if i := strings.IndexByte(rest, '.'); i >= 0 {
+			subj = rest[:i]
+		}
+	}
+	i := strings.LastIndexByte(subj, '.')
+	l, err := strconv.Atoi(subj[i+1:])
 	if err != nil || l < 0 || l >= w.levels {
 		return
 	}
@@ -278,7 +307,11 @@ func (w *worker) onBell(m *nats.Msg) {
 		}
 		storeMax(&w.bellSeq[l], seq)
 	}
-	w.mark(l, time.Now().UnixNano())
+	if w.fair != nil {
+		w.fairBell(l, m.Header.Get(jetstream.SubjectHeader), time.Now().UnixNano())
+	} else {
+		w.mark(l, time.Now().UnixNano())
+	}
 	select {
 	case w.wake <- struct{}{}:
 	default:
@@ -364,7 +397,11 @@ func (w *worker) wakeIfFree() {
 
 func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 	cfg := &w.q.cfg
-	env := decodeHeaders(m.Subject, m.Header, cfg.Levels, cfg.DefaultPriority)
+	subject := m.Subject
+	if w.fair != nil {
+		subject = withoutKey(subject)
+	}
+	env := decodeHeaders(subject, m.Header, cfg.Levels, cfg.DefaultPriority)
 	j := &Job{
 		ID:        env.ID,
 		Priority:  env.Priority,
@@ -386,6 +423,9 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 		j.Due, _ = time.Parse(time.RFC3339Nano, due[0])
 	}
 	carried(m, j)
+	if w.fair != nil {
+		j.Key = keyOf(m.Subject)
+	}
 	if j.ID == "" {
 		// Each level is its own stream, numbered from 1: the level keeps
 		// generated IDs unique within the queue.
