@@ -2,6 +2,7 @@ package queue
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -80,6 +81,24 @@ type Config struct {
 	// throughput and a consumer per key with jobs (see the package doc);
 	// without it WithKey is refused. Defaults to off.
 	Fairness bool
+	// FleetConcurrency caps the jobs of this queue running at once across
+	// every worker of every instance (a third-party API that allows ten
+	// calls at a time); 0 (the default) means no cap beyond each worker's
+	// Concurrency. It is kept by the server, as that many tokens a worker
+	// must hold to run a job (see the package doc); at most 10,000.
+	FleetConcurrency int
+	// FleetRateLimit caps the jobs of this queue started per second across
+	// every worker of every instance: at most FleetRateBurst jobs start
+	// in any window of FleetRateBurst/FleetRateLimit seconds. 0 (the
+	// default) means no fleet-wide rate limit (WorkerOptions.RateLimit
+	// caps one worker). Kept by the server as FleetRateBurst tokens, each
+	// spent when a job starts and back one window later (see the package
+	// doc); at most 1,000,000 per second.
+	FleetRateLimit float64
+	// FleetRateBurst is how many jobs may start at once under
+	// FleetRateLimit. Defaults to the rate rounded up (a second's worth),
+	// at least 1; at most 10,000. Only with FleetRateLimit.
+	FleetRateBurst int
 	// MaxSnoozes bounds how many times one job may snooze (a handler
 	// returning Snooze): the snooze after the last allowed one
 	// dead-letters the job, so a job cannot snooze for ever unnoticed.
@@ -149,6 +168,20 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxResult < 0 {
 		return c, fmt.Errorf("%w: MaxResult %d is negative", ErrBadConfig, c.MaxResult)
+	}
+	if c.FleetConcurrency < 0 || c.FleetConcurrency > 10000 {
+		return c, fmt.Errorf("%w: FleetConcurrency %d: want 0 (no cap) to 10000", ErrBadConfig, c.FleetConcurrency)
+	}
+	switch {
+	case c.FleetRateLimit < 0 || c.FleetRateLimit > 1e6 || math.IsNaN(c.FleetRateLimit):
+		return c, fmt.Errorf("%w: FleetRateLimit %v: want 0 (no limit) to 1000000 per second", ErrBadConfig, c.FleetRateLimit)
+	case c.FleetRateLimit == 0 && c.FleetRateBurst != 0:
+		return c, fmt.Errorf("%w: FleetRateBurst %d without a FleetRateLimit", ErrBadConfig, c.FleetRateBurst)
+	case c.FleetRateLimit > 0 && c.FleetRateBurst == 0:
+		c.FleetRateBurst = max(1, int(math.Ceil(c.FleetRateLimit)))
+	}
+	if c.FleetRateBurst < 0 || c.FleetRateBurst > 10000 {
+		return c, fmt.Errorf("%w: FleetRateBurst %d: want 1..10000", ErrBadConfig, c.FleetRateBurst)
 	}
 	if c.MaxSnoozes == 0 {
 		c.MaxSnoozes = 100

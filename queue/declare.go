@@ -568,6 +568,9 @@ func (c *Client) build(ctx context.Context, name string, cfg Config, lay layout,
 	if err != nil {
 		return nil, fmt.Errorf("queue %q: dead-letter stream: %w", name, err)
 	}
+	if err := c.buildTokens(ctx, name, cfg, change); err != nil {
+		return nil, err
+	}
 	if cfg.TrackStatus {
 		err = provision(ctx, func(ctx context.Context) (err error) {
 			if change {

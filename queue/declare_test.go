@@ -476,11 +476,16 @@ func TestConfigRecord(t *testing.T) {
 			} else {
 				v.SetInt(v.Int() + 1)
 			}
+		case reflect.Float64:
+			v.SetFloat(v.Float() + 1)
 		default:
 			t.Fatalf("field %s of kind %v: teach this test to change it", f.Name, v.Kind())
 		}
 		if f.Name == "RetryBase" {
 			cfg.RetryMax += time.Hour
+		}
+		if f.Name == "FleetRateBurst" {
+			cfg.FleetRateLimit = 1 // a burst needs a rate
 		}
 		cfg, err := resolve(cfg)
 		if err != nil {

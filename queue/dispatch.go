@@ -169,6 +169,10 @@ func (w *worker) dispatch(ctx context.Context) error {
 	defer alarm.Stop()
 	var armed time.Time
 	reconnected := w.q.c.reconn.signal()
+	var tokens <-chan *nats.Msg // nil without fleet tokens: never ready
+	if w.tok != nil {
+		tokens = w.tok.msgs
+	}
 	for {
 		if ctx.Err() != nil {
 			return w.finish()
@@ -194,6 +198,8 @@ func (w *worker) dispatch(ctx context.Context) error {
 		select {
 		case m := <-w.pull.msgs:
 			w.arriveAll(m)
+		case m := <-tokens:
+			w.tok.arrive(m)
 		case <-w.slotFree:
 		case <-w.wake:
 		case <-poll.C:
@@ -223,12 +229,15 @@ func (w *worker) closedErr() error {
 // slotTarget is the held count (see worker.held) at or below which a
 // finishing handler or a confirmed ack must wake the dispatcher: the count at which issue would send another
 // request. It is -1 when freed slots alone would not let issue act (no
-// lane, no level with jobs, a pause or a rate wait: other wake-ups cover
-// those).
+// lane, no level with jobs, a pause, a rate wait or too few fleet
+// tokens: other wake-ups cover those).
 func (w *worker) slotTarget() int64 {
 	d := &w.d
 	if d.stopping || !d.pauseUntil.IsZero() || d.prepaid || w.pull.idle() == nil || !w.anyMaybe() {
 		return -1
+	}
+	if w.tok != nil && w.tok.avail(d.credit) < w.need() {
+		return -1 // waiting for tokens: their arrival wakes the dispatcher
 	}
 	return int64(w.o.Concurrency - d.credit - w.need())
 }
@@ -263,6 +272,9 @@ func (w *worker) issue() error {
 	}
 	for {
 		free := w.o.Concurrency - int(w.held()) - d.credit
+		if w.tok != nil {
+			free = w.tokenBound(free)
+		}
 		if free <= 0 || free < w.need() {
 			return nil
 		}
@@ -365,7 +377,8 @@ func (w *worker) arrive(a arrival) {
 		// A late job for a request given up. Run it if a slot is free
 		// and not promised, else hand it back at once.
 		l, ok := levelOf(withoutKey(m.Subject), w.levels)
-		if !ok || w.d.stopping || int(w.held())+w.d.credit >= w.o.Concurrency {
+		if !ok || w.d.stopping || int(w.held())+w.d.credit >= w.o.Concurrency ||
+			(w.tok != nil && w.tok.avail(w.d.credit) <= 0) {
 			_ = m.Nak()
 			return
 		}
@@ -395,7 +408,16 @@ func (w *worker) begin(m *nats.Msg, l int) {
 	if ok {
 		storeMax(&w.lastSeq[l], d.seq)
 	}
-	w.start(m, l, d)
+	var tok *nats.Msg
+	if w.tok != nil {
+		// Asked for with tokens in hand (see tokenBound).
+		var ok bool
+		if tok, ok = w.tok.take(); !ok {
+			_ = m.Nak()
+			return
+		}
+	}
+	w.start(m, l, d, tok)
 }
 
 // end closes ln's request, returning the jobs it did not bring.
@@ -404,6 +426,24 @@ func (w *worker) end(ln *lane) {
 	ln.req = nil
 	w.d.credit -= r.batch - r.got
 	w.d.open--
+	if w.tok != nil && w.d.credit == 0 && !w.anyMaybe() {
+		w.tok.releaseSpare() // nothing to run: let other workers have them
+	}
+}
+
+// tokenBound caps free, the jobs the dispatcher may ask for, by the fleet
+// tokens it holds and has not promised to a request, and asks for more
+// tokens when it holds fewer than free while some level may hold jobs.
+func (w *worker) tokenBound(free int) int {
+	for _, t := range w.tok.pools {
+		avail := len(t.spare) - w.d.credit
+		if want := free - avail; want > 0 && !t.open && !w.d.stopping && w.anyMaybe() {
+			if err := t.ask(min(want, maxBatch)); err != nil && !w.q.c.nc.IsClosed() {
+				w.log.Warn("queue: token request failed", "err", err)
+			}
+		}
+	}
+	return min(free, w.tok.avail(w.d.credit))
 }
 
 // nextAlarm is the earliest time the dispatcher must look again without
@@ -422,6 +462,13 @@ func (w *worker) nextAlarm() time.Time {
 	earlier(w.d.pauseUntil)
 	if w.d.prepaid {
 		earlier(w.d.rateAt)
+	}
+	if w.tok != nil {
+		for _, t := range w.tok.pools {
+			if t.open {
+				earlier(t.deadline)
+			}
+		}
 	}
 	for _, ln := range w.pull.lanes {
 		if ln.req != nil {
@@ -444,6 +491,13 @@ func (w *worker) onAlarm(now time.Time) error {
 	if !w.d.pauseUntil.IsZero() && !now.Before(w.d.pauseUntil) {
 		w.d.pauseUntil = time.Time{}
 	}
+	if w.tok != nil {
+		for _, t := range w.tok.pools {
+			if t.open && !now.Before(t.deadline) {
+				t.open, t.asked = false, 0 // lost (a reconnect): ask again
+			}
+		}
+	}
 	return w.expire(now)
 }
 
@@ -458,6 +512,11 @@ func (w *worker) resend() error {
 	}
 	if n > 0 {
 		w.log.Info("queue: connection back; re-sending the pull requests it lost", "requests", n)
+	}
+	if w.tok != nil {
+		for _, t := range w.tok.pools {
+			t.open, t.asked = false, 0
+		}
 	}
 	return w.giveUp(func(*pullReq) bool { return true }, false)
 }
@@ -505,6 +564,9 @@ func (w *worker) giveUp(lost func(*pullReq) bool, warn bool) error {
 // drain, so none waits out a lease.
 func (w *worker) finish() error {
 	w.d.stopping = true
+	if w.tok != nil {
+		defer w.tok.releaseSpare()
+	}
 	if w.q.c.nc.IsClosed() {
 		return nil
 	}
@@ -517,6 +579,9 @@ func (w *worker) finish() error {
 		case <-limit.C:
 			return nil
 		}
+	}
+	for w.tok != nil && len(w.tok.msgs) > 0 {
+		w.tok.arrive(<-w.tok.msgs) // released by the deferred releaseSpare
 	}
 	return nil
 }

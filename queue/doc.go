@@ -285,6 +285,30 @@
 // queue with TrackStatus gives each handler a context of its own for this
 // (without TrackStatus handlers share one, and Cancel cannot reach them).
 //
+// # Fleet-wide limits
+//
+// Config.FleetConcurrency caps the jobs of a queue running at once across
+// every worker of every instance, and Config.FleetRateLimit the jobs
+// started per second; WorkerOptions.Concurrency and RateLimit cap one
+// worker. Both are kept by the server, as tokens: a stream of N token
+// messages (CRQ_<name>_tokens, CRQ_<name>_rate) and a pull consumer of
+// it. A worker asks the token consumer for as many tokens as it has free
+// slots, asks the levels for at most as many jobs as it holds tokens (so
+// it never holds a job it may not run, and a high-priority job is not
+// stuck behind held ones), and gives a concurrency token back (a nak) as
+// the handler returns; the server hands each token to one request at a
+// time and serves waiting requests in turn. A rate token is spent when a
+// job starts: given back at once with a delay of FleetRateBurst /
+// FleetRateLimit, so at most FleetRateBurst jobs start in any such window
+// and the long-run rate is at most FleetRateLimit. Tokens live under
+// AckWait like jobs (the worker heartbeats those of running jobs), so a
+// dead worker's tokens come back with its jobs; a stopping worker gives
+// its spare ones back. Cost, only with a limit: a token request (one round
+// trip, waited for on the server while no token is free) before the job
+// requests, and a nak per job per limit; an idle worker takes and returns
+// tokens on each poll. Changing N with UpdateQueue adds or removes tokens;
+// a removed token held by a running job is simply not given out again.
+//
 // # Fairness by key
 //
 // With Config.Fairness, jobs may carry a key (WithKey: a tenant, a

@@ -48,19 +48,25 @@ type storedConfig struct {
 
 	// Version 2: absent from a version-1 record, all present in a
 	// version-2 one.
-	MaxSnoozes *int  `json:"max_snoozes,omitempty"`
-	Fairness   *bool `json:"fairness,omitempty"`
+	MaxSnoozes       *int     `json:"max_snoozes,omitempty"`
+	Fairness         *bool    `json:"fairness,omitempty"`
+	FleetConcurrency *int     `json:"fleet_concurrency,omitempty"`
+	FleetRateLimit   *float64 `json:"fleet_rate_limit,omitempty"`
+	FleetRateBurst   *int     `json:"fleet_rate_burst,omitempty"`
 }
 
 // v2Fields are the record's version-2 fields of sc, for the completeness
 // checks of decodeConfig.
-func (sc *storedConfig) v2Fields() []any { return []any{sc.MaxSnoozes, sc.Fairness} }
+func (sc *storedConfig) v2Fields() []any {
+	return []any{sc.MaxSnoozes, sc.Fairness, sc.FleetConcurrency, sc.FleetRateLimit, sc.FleetRateBurst}
+}
 
 // v1Only reports whether cfg (resolved) can be recorded as version 1: its
 // version-2 settings are all at their defaults.
 func v1Only(cfg Config) bool {
 	def, _ := resolve(Config{})
-	return cfg.MaxSnoozes == def.MaxSnoozes && cfg.Fairness == def.Fairness
+	return cfg.MaxSnoozes == def.MaxSnoozes && cfg.Fairness == def.Fairness && cfg.FleetConcurrency == def.FleetConcurrency &&
+		cfg.FleetRateLimit == def.FleetRateLimit && cfg.FleetRateBurst == def.FleetRateBurst
 }
 
 // resolve applies cfg's defaults and validates it. The result is the form
@@ -98,6 +104,9 @@ func encodeConfig(cfg Config) string {
 		sc.Version = 2
 		sc.MaxSnoozes = &cfg.MaxSnoozes
 		sc.Fairness = &cfg.Fairness
+		sc.FleetConcurrency = &cfg.FleetConcurrency
+		sc.FleetRateLimit = &cfg.FleetRateLimit
+		sc.FleetRateBurst = &cfg.FleetRateBurst
 	}
 	b, err := json.Marshal(sc)
 	if err != nil {
@@ -175,6 +184,11 @@ func decodeConfig(s string) (Config, error) {
 		DeadLetterMaxAge:   dur(sc.DeadLetterMaxAge, "dead_letter_max_age"),
 		MaxSnoozes:         intOr(sc.MaxSnoozes, def.MaxSnoozes),
 		Fairness:           sc.Fairness != nil && *sc.Fairness,
+		FleetConcurrency:   intOr(sc.FleetConcurrency, def.FleetConcurrency),
+		FleetRateBurst:     intOr(sc.FleetRateBurst, def.FleetRateBurst),
+	}
+	if sc.FleetRateLimit != nil {
+		cfg.FleetRateLimit = *sc.FleetRateLimit
 	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("bad configuration record %s: %s", configKey, strings.Join(errs, "; "))
@@ -216,6 +230,14 @@ var settings = []struct {
 	}},
 	{"MaxSnoozes", func(c Config) string { return strconv.Itoa(c.MaxSnoozes) }},
 	{"Fairness", func(c Config) string { return strconv.FormatBool(c.Fairness) }},
+	{"FleetConcurrency", func(c Config) string { return orNone(int64(c.FleetConcurrency), "no cap") }},
+	{"FleetRateLimit", func(c Config) string {
+		if c.FleetRateLimit == 0 {
+			return "0 (no limit)"
+		}
+		return strconv.FormatFloat(c.FleetRateLimit, 'g', -1, 64) + "/s"
+	}},
+	{"FleetRateBurst", func(c Config) string { return strconv.Itoa(c.FleetRateBurst) }},
 }
 
 func orNone(n int64, none string) string {

@@ -133,6 +133,7 @@ type worker struct {
 	spawned   int            // handler goroutines started (dispatcher-owned)
 
 	cancels  *cancelWatch // the queue's cancel requests; nil without TrackStatus
+	tok      *fleetTokens // the fleet's tokens this worker holds; nil without FleetConcurrency or FleetRateLimit
 	fair     []*fairLevel // per level, the keys taken in turn; nil without Fairness
 	keyMaker chan keyJob  // new keys whose consumers to create
 
@@ -147,6 +148,7 @@ type flight struct {
 	started   time.Time
 	given     bool // handed back during drain; the handler's outcome is ignored
 	lastBeat  time.Time
+	tok       *nats.Msg               // the fleet token the job runs under; nil without FleetConcurrency
 	cancel    context.CancelCauseFunc // the handler's context; nil without cancel requests
 	cancelled bool                    // its cancel request arrived: the outcome is cancelled
 }
@@ -233,6 +235,12 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 		defer w.cancels.stop()
 	}
 
+	if w.tok, err = newFleetTokens(q.c.nc, q.name, q.cfg, o.Concurrency); err != nil {
+		w.acks.close(0)
+		return fmt.Errorf("queue %q: subscribe: %w", q.name, err)
+	} else if w.tok != nil {
+		defer w.tok.close()
+	}
 	if q.cfg.Fairness {
 		w.fair = make([]*fairLevel, w.levels)
 		for l := range w.fair {
@@ -332,9 +340,10 @@ func storeMax(a *atomic.Uint64, v uint64) {
 
 // job is a received job waiting for a handler goroutine.
 type job struct {
-	m *nats.Msg
-	l int
-	d delivery // zero when the reply was no ack subject
+	m   *nats.Msg
+	l   int
+	d   delivery  // zero when the reply was no ack subject
+	tok *nats.Msg // its fleet token, or nil
 }
 
 // start hands a received job to an idle handler goroutine, or starts one.
@@ -343,11 +352,11 @@ type job struct {
 // wakes idle ones in turn, so jobs start (and are acknowledged) close to
 // the order they arrived, which keeps the server's ack bookkeeping cheap.
 // Only the dispatcher calls start.
-func (w *worker) start(m *nats.Msg, l int, d delivery) {
+func (w *worker) start(m *nats.Msg, l int, d delivery, tok *nats.Msg) {
 	w.running.Add(1)
 	w.q.stats.inflight.Add(1)
 	w.wg.Add(1)
-	j := job{m, l, d}
+	j := job{m, l, d, tok}
 	select {
 	case w.jobs <- j:
 		return
@@ -367,7 +376,7 @@ func (w *worker) start(m *nats.Msg, l int, d delivery) {
 func (w *worker) handlerLoop(j job) {
 	defer w.pool.Done()
 	for ok := true; ok; j, ok = <-w.jobs {
-		w.run(j.m, j.l, j.d)
+		w.run(j.m, j.l, j.d, j.tok)
 		w.q.stats.inflight.Add(-1)
 		w.running.Add(-1)
 		w.wakeIfFree()
@@ -395,7 +404,8 @@ func (w *worker) wakeIfFree() {
 	}
 }
 
-func (w *worker) run(m *nats.Msg, l int, dl delivery) {
+func (w *worker) run(m *nats.Msg, l int, dl delivery, tok *nats.Msg) {
+	defer releaseToken(tok) // after the flight is gone: the heartbeats no longer touch it
 	cfg := &w.q.cfg
 	subject := m.Subject
 	if w.fair != nil {
@@ -442,7 +452,7 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 		w.deadLetter(j, l, seq, fmt.Errorf("delivered %d times (MaxDeliver %d) without an outcome: its workers stopped or crashed", j.Attempt, cfg.MaxDeliver))
 		return
 	}
-	fl := &flight{started: time.Now()}
+	fl := &flight{started: time.Now(), tok: tok}
 	hctx := w.hctx
 	if w.cancels != nil {
 		// A context of its own, so a cancel request ends only this job.
@@ -672,6 +682,9 @@ func (w *worker) heartbeats(stop <-chan struct{}) {
 				if !f.given && now.Sub(last) >= every-every/10 {
 					f.lastBeat = now
 					_ = j.msg.InProgress()
+					if f.tok != nil {
+						_ = f.tok.InProgress()
+					}
 				}
 			}
 			w.mu.Unlock()

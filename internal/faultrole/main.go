@@ -34,17 +34,24 @@ func (faultRole) Run(ctx context.Context, env role.Env) error {
 	}
 	cfg := queueConfig(num(env, "AckWaitMs", 2000), num(env, "Replicas", 1))
 	cfg.MaxDeliver = num(env, "MaxDeliver", 0)
+	cfg.FleetConcurrency = num(env, "FleetConcurrency", 0)
 	q, err := c.Queue(ctx, role.StringOr(env, "Queue", "faults"), cfg)
 	if err != nil {
 		return err
 	}
-	// Starts, when set, records "<id> <attempt>" as each handler starts.
-	var starts *os.File
-	if path := role.StringOr(env, "Starts", ""); path != "" {
-		if starts, err = os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
-			return err
+	// Starts, when set, records "<id> <attempt>" as each handler starts;
+	// Timeline records "start|end <id> <unix nanoseconds>" around each.
+	var starts, timeline *os.File
+	for _, f := range []struct {
+		setting string
+		file    **os.File
+	}{{"Starts", &starts}, {"Timeline", &timeline}} {
+		if path := role.StringOr(env, f.setting, ""); path != "" {
+			if *f.file, err = os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+				return err
+			}
+			defer (*f.file).Close()
 		}
-		defer starts.Close()
 	}
 	work := time.Duration(num(env, "WorkMs", 1)) * time.Millisecond
 	var idem *queue.Idempotency
@@ -58,6 +65,12 @@ func (faultRole) Run(ctx context.Context, env role.Env) error {
 			if _, err := fmt.Fprintf(starts, "%s %d\n", j.ID, j.Attempt); err != nil {
 				return err
 			}
+		}
+		if timeline != nil {
+			if _, err := fmt.Fprintf(timeline, "start %s %d\n", j.ID, time.Now().UnixNano()); err != nil {
+				return err
+			}
+			defer func() { fmt.Fprintf(timeline, "end %s %d\n", j.ID, time.Now().UnixNano()) }()
 		}
 		if work > 0 {
 			select {
