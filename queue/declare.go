@@ -478,6 +478,49 @@ func (c *Client) scheduledAt(ctx context.Context, name string, levels []int) ([]
 			out = append(out, fmt.Sprintf("level %d has %d scheduled %s (stream %s)", l, n, jobs(n), schedStream(name)))
 		}
 	}
+	rec, err := c.recurringAt(ctx, name, levels)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, rec...), nil
+}
+
+// recurringAt names the recurring schedules that fire jobs at levels.
+func (c *Client) recurringAt(ctx context.Context, name string, levels []int) ([]string, error) {
+	var out []string
+	err := provision(ctx, func(ctx context.Context) error {
+		out = out[:0]
+		s, err := c.js.Stream(ctx, schedStream(name))
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		info, err := s.Info(ctx, jetstream.WithSubjectFilter(recurringSubjects(name)))
+		if err != nil {
+			return err
+		}
+		for subj := range info.State.Subjects {
+			raw, err := s.GetLastMsgForSubject(ctx, subj)
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			target := raw.Header.Get(jetstream.ScheduleTargetHeader)
+			for _, l := range levels {
+				if target == dueSubject(name, l) || strings.HasPrefix(target, dueSubject(name, l)+".") {
+					out = append(out, fmt.Sprintf("level %d has the recurring schedule %q (remove it, or set it at another level)", l, raw.Header.Get(hdrSchedule)))
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue %q: listing its recurring schedules: %w", name, err)
+	}
 	return out, nil
 }
 

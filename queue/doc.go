@@ -265,6 +265,35 @@
 // ID is still scheduled at the same level replaces that schedule once the
 // DuplicateWindow has passed (the server keeps one schedule per subject).
 //
+// # Recurring schedules
+//
+// Queue.SetSchedule declares a recurring schedule on a queue: a name, a
+// 6-field NCRONTAB pattern with seconds ("0 */5 * * * *") and a time zone,
+// or an interval (Every), the payload and the options of the jobs it
+// fires (priority, key, headers, reply). The server keeps it as a message
+// with a repeating message schedule in the schedule stream and fires it
+// itself: at each fire time it stores one copy, which enters the level
+// like a scheduled job. So each fire enqueues exactly one job across the
+// fleet, with no leader election and no cloudrole process needed at fire
+// time; the job's ID is <name>.<fire time> (Job.Due is the fire time).
+// Declaring the same schedule again (every instance at its start) writes
+// nothing, since the stored definition is compared first, and racing
+// declarations store one; a changed definition replaces the old one.
+// Schedules lists them with their next fire time, RemoveSchedule removes
+// one. A 5-field pattern, a bad field, an unknown time zone, an interval
+// under a second: each is refused with an error wrapping ErrBadSchedule
+// that says what is wrong.
+//
+// A missed fire is not replayed. On a cluster the schedule stream's new
+// leader carries on after its old leader is lost (in the 3-server test
+// every fire time through a leader loss was enqueued once and none twice);
+// while the stream has no leader at all (the cluster lost its quorum)
+// nothing fires, and once a leader is back the schedule fires once and
+// then on its fire times again: the fire times of the outage are skipped,
+// not enqueued late one by one. (tasks.Cron with a misfire policy and a
+// singleton is the choice when missed runs must be caught up, or when the
+// work is code in the role rather than a job; the README compares them.)
+//
 // # Cancelling a job
 //
 // Queue.Cancel cancels a job wherever it is. A scheduled job not yet due

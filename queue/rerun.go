@@ -58,7 +58,7 @@ func (e *SnoozeError) Error() string { return "snooze for " + e.Delay.String() }
 func Snooze(d time.Duration) error { return &SnoozeError{Delay: d} }
 
 // carried reads the headers a copy carries into j: the attempts used
-// before it and the enqueue time of the original.
+// before it, the enqueue time of the original and its due time.
 func carried(m *nats.Msg, j *Job) {
 	used := m.Header[hdrUsed]
 	if len(used) == 0 {
@@ -66,6 +66,9 @@ func carried(m *nats.Msg, j *Job) {
 	}
 	if n, err := strconv.Atoi(used[0]); err == nil && n > 0 {
 		j.Attempt += min(n, 1<<30)
+	}
+	if t, err := time.Parse(time.RFC3339Nano, m.Header.Get(hdrDue)); err == nil {
+		j.Due = t
 	}
 	if t, err := time.Parse(time.RFC3339Nano, m.Header.Get(hdrEnqueued)); err == nil {
 		j.EnqueuedAt = t
@@ -84,6 +87,9 @@ func copyOf(j *Job, subject, msgID string) *nats.Msg {
 	}
 	h[hdrID] = []string{j.ID}
 	h[hdrUsed] = []string{strconv.Itoa(j.Attempt - 1)}
+	if !j.Due.IsZero() {
+		h[hdrDue] = []string{j.Due.UTC().Format(time.RFC3339Nano)}
+	}
 	if !j.EnqueuedAt.IsZero() {
 		h[hdrEnqueued] = []string{j.EnqueuedAt.UTC().Format(time.RFC3339Nano)}
 	}

@@ -429,8 +429,8 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery, tok *nats.Msg) {
 		j.EnqueuedAt = dl.stored
 		seq = dl.seq
 	}
-	if due := m.Header[hdrDue]; len(due) > 0 {
-		j.Due, _ = time.Parse(time.RFC3339Nano, due[0])
+	if _, ok := m.Header[jetstream.SchedulerHeader]; ok {
+		fired(m, j) // stored by the server's scheduler: due time, a fire's ID
 	}
 	carried(m, j)
 	if w.fair != nil {
