@@ -17,6 +17,10 @@ import (
 var verbs = []cloudrole.Verb{
 	{Name: "dead-letters", Summary: "list the orders queue's dead letters (while the demo runs)", Run: listDeadLetters},
 	{Name: "requeue", Summary: "requeue SEQ|ID: put a dead letter back into the orders queue", Run: requeue},
+	{Name: "remind", Summary: "remind ID DELAY MESSAGE: a reminder the NATS server keeps until DELAY (90s, 2h) has passed", Run: remind},
+	{Name: "cancel", Summary: "cancel ID: cancel a reminder, scheduled, queued or running", Run: cancelJob},
+	{Name: "job", Summary: "job ID: a reminder's state (scheduled with its due time, running with its progress, ...)", Run: jobStatus},
+	{Name: "schedules", Summary: "list the recurring schedules the NATS server fires (the sales report)", Run: listSchedules},
 }
 
 func listDeadLetters(ctx context.Context, vc *cloudrole.VerbContext) int {
