@@ -20,6 +20,9 @@ func scenarios() []scenario {
 		{"supervisor", supervisor},
 		{"lifecycle", lifecycleRows},
 		{"durable mode", durable},
+		{"scheduled jobs", scheduledLateness},
+		{"unique jobs", uniqueness},
+		{"fairness by key", fairness},
 	}
 }
 
