@@ -77,9 +77,9 @@ type Config struct {
 	// Fairness serves the keys of a level in turn (jobs enqueued WithKey),
 	// so a flood of jobs from one key cannot starve the others: each key
 	// with jobs gets a consumer of its own, and workers take one request
-	// from each key in turn. It costs every ack of the queue some
-	// throughput and a consumer per key with jobs (see the package doc);
-	// without it WithKey is refused. Defaults to off.
+	// from each key in turn. It costs a consumer per key with jobs and
+	// CPU per job (about 1.7 times with ten keys busy; see the package
+	// doc); without it WithKey is refused. Defaults to off.
 	Fairness bool
 	// FleetConcurrency caps the jobs of this queue running at once across
 	// every worker of every instance (a third-party API that allows ten

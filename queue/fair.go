@@ -29,10 +29,12 @@ import (
 // (created by the first worker to see the key, removed by the server
 // after keyConsumerIdle without requests); the level stream has two
 // subjects, which makes each ack of that level load the job and ask every
-// consumer of the level whether it still needs it (about a tenth of
-// consume throughput in BenchmarkThroughput, more with many keys). So it
-// suits keys counted in tens to a few thousands per level (tenants,
-// customers), not one per job.
+// consumer of the level whether it still needs it; and a worker's pull
+// requests are split among the keys, so they are smaller and more. With
+// ten keys busy a job costs about 1.7 times the CPU of one on a queue
+// without Fairness (BenchmarkThroughputFair against BenchmarkThroughput,
+// server included). So it suits keys counted in tens to a few thousands
+// per level (tenants, customers), not one per job.
 
 // keyConsumerIdle is how long a key's consumer lives without a request.
 const keyConsumerIdle = time.Hour
