@@ -43,8 +43,11 @@ type Config struct {
 	// MaxBacklog caps the jobs held at each level, including jobs being
 	// worked on. Enqueue beyond it fails with ErrBacklogFull. The cap is
 	// per level (each level is its own stream), so a flood of low-priority
-	// jobs never blocks a high-priority enqueue. 0 (the default) means
-	// unlimited.
+	// jobs never blocks a high-priority enqueue. A scheduled job (WithDelay,
+	// WithAt, Snooze, a recurring schedule) counts from its due time: it
+	// is never refused, and one that falls due while its level is full
+	// waits in the schedule stream until there is room. 0 (the default)
+	// means unlimited.
 	MaxBacklog int64
 	// MaxPayload caps one job's payload in bytes. Defaults to 1 MiB; at
 	// most 64 MiB. The whole message (payload and headers) must also fit

@@ -143,6 +143,12 @@
 // the producers that will use it; before removing one, stop enqueuing to it
 // and let the workers drain it.
 //
+// Queue and OpenQueue also add the parts a queue made by an earlier
+// cloudrole lacks — the schedule stream, its consumers, the levels'
+// sources of scheduled jobs and, with TrackStatus, the control bucket —
+// changing none of its settings; they are parts, not settings, and a
+// queue without them cannot take scheduled jobs.
+//
 // A queue created by an earlier cloudrole has no record. Queue adopts it,
 // recording the declared configuration, when the settings its streams show
 // agree with the declaration: the level count (one more than its highest
@@ -257,9 +263,11 @@
 // nothing is dropped; the job is late by as long as the level is full.
 //
 // Lateness: the server's scheduler arms its timer at least 250 ms ahead,
-// so jobs falling due close together are released together, up to about
-// 250 ms late; a lone job is a few milliseconds late (BENCHMARKS.md has
-// the measured p50/p99). A due time must be in the future and a delay
+// and once it has fired anything it keeps to that tick (nats-server 2.15),
+// so a scheduled job is 0 to 250 ms late, about 130 ms at the median,
+// whether the worker is idle or busy (BENCHMARKS.md has the measured
+// p50/p99; asynq's default forwarder is seconds late). A recurring
+// schedule on whole seconds falls on the tick and fires within a few ms. A due time must be in the future and a delay
 // positive (ErrBadSchedule otherwise: a past time is more likely a clock
 // or time zone mistake than a wish). With WithID, scheduling a job whose
 // ID is still scheduled at the same level replaces that schedule once the

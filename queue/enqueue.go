@@ -274,7 +274,7 @@ func (q *Queue) EnqueueBatch(ctx context.Context, msgs []Message) ([]string, err
 	ids := make([]string, len(msgs))
 	errs := make([]error, len(msgs))
 	futs := make([]jetstream.PubAckFuture, len(msgs))
-	claims := make([]*uniqueClaim, len(msgs))
+	var claims []*uniqueClaim // made by the first unique message
 	failed := false
 	for i, mm := range msgs {
 		m, id, uq, err := q.build(mm.Payload, mm.Options)
@@ -286,6 +286,9 @@ func (q *Queue) EnqueueBatch(ctx context.Context, msgs []Message) ([]string, err
 			if _, err := q.claimUnique(ctx, uq.key, id, uq.ttl); err != nil {
 				ids[i], errs[i], failed = duplicateOf(err), err, true
 				continue
+			}
+			if claims == nil {
+				claims = make([]*uniqueClaim, len(msgs))
 			}
 			claims[i] = uq
 		}

@@ -166,3 +166,21 @@ func TestFleetRateLimit(t *testing.T) {
 		t.Fatalf("%d jobs started within %v, faster than 20 per second", jobs, took)
 	}
 }
+
+func TestSchedulingSettingsValidated(t *testing.T) {
+	for name, cfg := range map[string]Config{
+		"negative rate":        {FleetRateLimit: -1},
+		"burst without a rate": {FleetRateBurst: 5},
+		"huge burst":           {FleetRateLimit: 1, FleetRateBurst: 10001},
+		"huge fleet cap":       {FleetConcurrency: 10001},
+		"negative snoozes":     {MaxSnoozes: -1},
+	} {
+		if _, err := resolve(cfg); !errors.Is(err, ErrBadConfig) {
+			t.Errorf("%s: %v, want ErrBadConfig", name, err)
+		}
+	}
+	cfg, err := resolve(Config{FleetRateLimit: 2.5})
+	if err != nil || cfg.FleetRateBurst != 3 {
+		t.Fatalf("default burst for 2.5/s: %d, %v; want 3", cfg.FleetRateBurst, err)
+	}
+}

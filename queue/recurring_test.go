@@ -185,3 +185,18 @@ func TestRemovingLevelOfASchedule(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A queue whose streams were deleted after it was opened: setting a
+// schedule on it says the queue is not there.
+func TestScheduleOnDeletedQueue(t *testing.T) {
+	_, c := testClient(t)
+	q := testQueue(t, c, "gone", Config{})
+	ctx := context.Background()
+	if err := c.js.DeleteStream(ctx, schedStream("gone")); err != nil {
+		t.Fatal(err)
+	}
+	err := q.SetSchedule(ctx, Schedule{Name: "x", Every: time.Minute}, nil)
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("SetSchedule on a deleted schedule stream: %v, want ErrNotFound", err)
+	}
+}

@@ -119,10 +119,10 @@ func hasDueSource(sc jetstream.StreamConfig, name string, l int) bool {
 // of every process and of the server) and moves it onto its level when it
 // falls due; JobStatus shows it as scheduled with its due time, and Cancel
 // removes it. d must be positive: an error wrapping ErrBadSchedule
-// otherwise. The server's scheduler looks at most every 250 ms when
-// several jobs fall due close together, so a job is late by up to about
-// that (measured figures in BENCHMARKS.md), and by as long as its level is
-// full (see Config.MaxBacklog). With WithID, an enqueue of a job whose ID
+// otherwise. The server's scheduler runs on a 250 ms tick, so a job starts
+// 0 to 250 ms after its due time (about 130 ms at the median; measured
+// figures in BENCHMARKS.md), later by as long as its level is full (see
+// the package doc on MaxBacklog). With WithID, an enqueue of a job whose ID
 // is still scheduled at the same priority replaces that schedule (its due
 // time, payload and headers) once the DuplicateWindow has passed; within
 // the window it is deduplicated like any enqueue.
