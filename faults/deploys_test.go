@@ -33,7 +33,7 @@ func TestDeploysNeverBurnAttempts(t *testing.T) {
 		t.Fatal(err)
 	}
 	starts := filepath.Join(dir, "starts.log")
-	effects := filepath.Join(dir, "effects.log")
+	effectsFile := filepath.Join(dir, "effects.log")
 	settings := map[string]string{"Queue": "deploys", "MaxDeliver": "3", "Concurrency": "1", "DrainMs": "100", "Starts": starts}
 	lines := func() []string {
 		b, _ := os.ReadFile(starts)
@@ -41,15 +41,15 @@ func TestDeploysNeverBurnAttempts(t *testing.T) {
 	}
 	for i := range deploys {
 		settings["WorkMs"] = "600000" // far longer than a deploy
-		w := startWorker(t, dir, srv.url(), effects, settings)
+		w := startWorker(t, dir, srv.url(), effectsFile, settings)
 		if !waitFor(func() bool { return len(lines()) == i+1 }, waitTimeout) {
 			t.Fatalf("deploy %d: the job did not start; starts %v; logs:\n%s", i, lines(), w.logs)
 		}
 		w.stop()
 	}
 	settings["WorkMs"] = "1"
-	w := startWorker(t, dir, srv.url(), effects, settings)
-	if !waitFor(func() bool { return effectsOf(t, effects)["long"] == 1 }, waitTimeout) {
+	w := startWorker(t, dir, srv.url(), effectsFile, settings)
+	if !waitFor(func() bool { return effects(t, effectsFile)["long"] == 1 }, waitTimeout) {
 		t.Fatalf("the job never finished; starts %v; logs:\n%s", lines(), w.logs)
 	}
 	w.stop()
@@ -65,9 +65,7 @@ func TestDeploysNeverBurnAttempts(t *testing.T) {
 	if dl, err := q.DeadLetters(ctx, 0); err != nil || len(dl) != 0 {
 		t.Fatalf("dead letters %+v, %v", dl, err)
 	}
-	if n := effectsOf(t, effects)["long"]; n != 1 {
+	if n := effects(t, effectsFile)["long"]; n != 1 {
 		t.Fatalf("the job's effect recorded %d times", n)
 	}
 }
-
-func effectsOf(t *testing.T, file string) map[string]int { return effects(t, file) }

@@ -124,7 +124,8 @@ func (s Schedule) spec() (pattern, spec string, loc *time.Location, err error) {
 // quorum) nothing fires; once a leader is back, the server fires once for
 // the missed times and carries on from the next fire time. So a schedule
 // fires at most once per fire time, and fire times during an outage
-// collapse into one fire when it ends.
+// collapse into one fire when it ends (its job's ID and Due are those of
+// the last fire time it stands for).
 //
 // Errors wrap ErrBadSchedule (a bad name, pattern or time zone: a 5-field
 // pattern, for one, says how to write it with seconds), ErrBadPriority,
