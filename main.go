@@ -93,6 +93,7 @@ type verb struct {
 	flags   []string // the flags it takes besides --config
 	run     func(ctx context.Context, r role.Role, inv *invocation, opts Options) int
 	own     *Verb // a role's verb (opts.Verbs); nil for a built-in one
+	raw     bool  // parses its own arguments (a role's verb, jobs): only --config is the CLI's
 }
 
 var installFlags = []string{"print", "name", "display-name", "description", "user", "workdir", "env"}
@@ -117,6 +118,7 @@ func hostVerbs() []*verb {
 		{name: "stop", summary: "stop the service (the graceful stop, within host.stop_timeout)", flags: []string{"name"}, run: controlVerb("stop")},
 		{name: "restart", summary: "restart the service", flags: []string{"name"}, run: controlVerb("restart")},
 		{name: "status", summary: "show whether the service is running", flags: []string{"name"}, run: controlVerb("status")},
+		{name: "jobs", summary: "jobs of the running role: jobs | run NAME [ARGS] | get ID | wait ID | receive ID [--keep] | stop ID | history NAME", raw: true, run: jobsVerb},
 		{name: "help", summary: "show this help", run: func(_ context.Context, _ role.Role, _ *invocation, opts Options) int {
 			usage(opts.Stdout, opts)
 			return lifecycle.ExitOK
@@ -222,9 +224,9 @@ func parseArgs(args []string, opts Options) (*invocation, int) {
 			usage(opts.Stderr, opts)
 			return nil, lifecycle.ExitUsage
 		}
-		if inv.verb.own != nil {
-			// The role's verb parses its own arguments; only --config is
-			// the CLI's.
+		if inv.verb.own != nil || inv.verb.raw {
+			// The role's verb (and jobs) parses its own arguments; only
+			// --config is the CLI's.
 			var err error
 			if inv.args, err = takeConfig(rest[1:], &inv.configPath); err != nil {
 				fmt.Fprintf(opts.Stderr, "%s %s: %v\n", opts.Name, inv.verb.name, err)
@@ -298,6 +300,9 @@ func validateVerb(_ context.Context, _ role.Role, inv *invocation, opts Options)
 	if cfg == nil {
 		return code
 	}
+	if code := checkJobsDir(cfg, opts); code >= 0 {
+		return code
+	}
 	where := cfg.File
 	if where == "" {
 		where = "defaults and environment"
@@ -309,6 +314,9 @@ func validateVerb(_ context.Context, _ role.Role, inv *invocation, opts Options)
 func runVerb(ctx context.Context, r role.Role, inv *invocation, opts Options) int {
 	cfg, copts, code := loadConfig(inv, opts)
 	if cfg == nil {
+		return code
+	}
+	if code := checkJobsDir(cfg, opts); code >= 0 {
 		return code
 	}
 	hopts := opts.Host

@@ -26,6 +26,10 @@ func scenarios() []scenario {
 		{"lifecycle", lifecycleRows},
 		{"durable mode", durable},
 		{"console budgets", consoleBudgets},
+		{"jobs", jobsRows},
+		{"scheduled jobs", scheduledLateness},
+		{"unique jobs", uniqueness},
+		{"fairness by key", fairness},
 	}
 }
 

@@ -24,6 +24,9 @@ func TestEnvOverridesEverySection(t *testing.T) {
 		"CLOUDROLE_NATS_TLS_CERT=/cert", "CLOUDROLE_NATS_TLS_KEY=/key",
 		"CLOUDROLE_SERVICE_NAME=svc", "CLOUDROLE_SERVICE_DISPLAY_NAME=Svc", "CLOUDROLE_SERVICE_DESCRIPTION=d",
 		"CLOUDROLE_SERVICE_USER=nobody", "CLOUDROLE_SERVICE_WORKING_DIR=/w",
+		"CLOUDROLE_JOBS_DIR=/jobs", "CLOUDROLE_JOBS_HISTORY=7", "CLOUDROLE_JOBS_HISTORY_SIZE=1MiB",
+		"CLOUDROLE_JOBS_MAX_QUEUED=9", "CLOUDROLE_JOBS_HEARTBEAT=1s", "CLOUDROLE_JOBS_FAIL_AFTER=10s",
+		"CLOUDROLE_JOBS_SCAN_INTERVAL=3s", "CLOUDROLE_JOBS_TIME_ZONE=Local", "CLOUDROLE_JOBS_REPLICAS=3",
 	}
 	c := mustParse(t, "role: {name: filerole}\nhost: {stop_timeout: 9m}\nlog: {level: error}\n", env...)
 	want := Config{
@@ -42,6 +45,13 @@ func TestEnvOverridesEverySection(t *testing.T) {
 		c.NATS != want.NATS || c.Service.Name != "svc" || c.Service.DisplayName != "Svc" ||
 		c.Service.Description != "d" || c.Service.User != "nobody" || c.Service.WorkingDir != "/w" {
 		t.Fatalf("got  %+v\nwant %+v", *c, want)
+	}
+	wantJobs := Jobs{Dir: "/jobs", History: 7, HistorySize: 1 << 20, MaxQueued: 9, Heartbeat: time.Second,
+		FailAfter: 10 * time.Second, ScanInterval: 3 * time.Second, TimeZone: "Local", Replicas: 3}
+	if c.Jobs.Dir != wantJobs.Dir || c.Jobs.History != 7 || c.Jobs.HistorySize != wantJobs.HistorySize ||
+		c.Jobs.MaxQueued != 9 || c.Jobs.Heartbeat != wantJobs.Heartbeat || c.Jobs.FailAfter != wantJobs.FailAfter ||
+		c.Jobs.ScanInterval != wantJobs.ScanInterval || c.Jobs.TimeZone != "Local" || c.Jobs.Replicas != 3 {
+		t.Fatalf("jobs from the environment: %+v", c.Jobs)
 	}
 	// The embedded server's keys, refused with a url.
 	embedded := []string{"CLOUDROLE_NATS_STORE_DIR=/js", "CLOUDROLE_NATS_SYNC=1s", "CLOUDROLE_NATS_LISTEN=127.0.0.1:0"}

@@ -50,6 +50,10 @@ func (p *parser) finish(opts Options) {
 	for i := range c.Startup {
 		abs(&c.Startup[i].Dir)
 	}
+	abs(&c.Jobs.Dir)
+	for i := range c.Jobs.Programs {
+		abs(&c.Jobs.Programs[i].Dir)
+	}
 	if c.Service.Name == "" {
 		c.Service.Name = c.Role.Name
 	}

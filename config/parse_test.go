@@ -24,10 +24,12 @@ func wantDefaults() *Config {
 			BackoffBase: time.Second, BackoffMax: time.Minute, BackoffJitter: 20,
 			MaxFailures: 5, FailureAction: "freeze", ReloadInterval: 2 * time.Second,
 			HandlerTimeout: 10 * time.Second},
-		Health:   Health{Addr: "127.0.0.1:8080"},
-		Log:      Log{Level: "info", Format: "text"},
-		NATS:     NATS{StoreDir: "/etc/roles/data/testrole/nats", Sync: "always", Listen: "127.0.0.1:-1"},
-		Service:  Service{Name: "testrole", DisplayName: "testrole"},
+		Health:  Health{Addr: "127.0.0.1:8080"},
+		Log:     Log{Level: "info", Format: "text"},
+		NATS:    NATS{StoreDir: "/etc/roles/data/testrole/nats", Sync: "always", Listen: "127.0.0.1:-1"},
+		Service: Service{Name: "testrole", DisplayName: "testrole"},
+		Jobs: Jobs{History: 50, HistorySize: 64 << 20, MaxQueued: 1000, Heartbeat: 5 * time.Second,
+			FailAfter: time.Minute, ScanInterval: 2 * time.Second, TimeZone: "UTC", Replicas: 1},
 		Settings: map[string]string{},
 	}
 }
@@ -110,6 +112,29 @@ startup:
   - name: flusher
     type: foreground
     command: ["sh", "-c", "exec flush"]
+jobs:
+  dir: webjobs
+  history: 20
+  history_size: 8MiB
+  max_queued: 50
+  heartbeat: 2s
+  fail_after: 30s
+  scan_interval: 5s
+  time_zone: Europe/Berlin
+  replicas: 3
+  programs:
+    - name: nightly
+      type: triggered
+      command: [./nightly.sh, --all]
+      dir: tools
+      env: {MODE: full}
+      schedule: "0 0 3 * * *"
+      singleton: true
+      stopping_wait_time: 1m
+      concurrency: 2
+    - name: pump
+      type: continuous
+      command: [/usr/bin/pump]
 settings:
   Freeze: false
   Greeting: hello world
@@ -145,6 +170,14 @@ func TestEveryFieldParsed(t *testing.T) {
 			{Name: "sidecar", Kind: startup.Background, Command: []string{"/usr/bin/sidecar"}},
 			{Name: "flusher", Kind: startup.Foreground, Command: []string{"sh", "-c", "exec flush"}},
 		},
+		Jobs: Jobs{Dir: "/etc/roles/webjobs", History: 20, HistorySize: 8 << 20, MaxQueued: 50, Heartbeat: 2 * time.Second,
+			FailAfter: 30 * time.Second, ScanInterval: 5 * time.Second, TimeZone: "Europe/Berlin", Replicas: 3,
+			Programs: []JobProgram{
+				{Name: "nightly", Type: "triggered", Command: []string{"./nightly.sh", "--all"}, Dir: "/etc/roles/tools",
+					Env: map[string]string{"MODE": "full"}, Schedule: "0 0 3 * * *", Singleton: true,
+					StoppingWaitTime: time.Minute, Concurrency: 2},
+				{Name: "pump", Type: "continuous", Command: []string{"/usr/bin/pump"}},
+			}},
 		// Settings keep the text as written: 1.50 stays "1.50".
 		Settings: map[string]string{"Freeze": "false", "Greeting": "hello world", "Port": "8080",
 			"Ratio": "1.50", "Empty": "", "Multi": "line one\nline two\n"},

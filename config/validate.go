@@ -64,6 +64,7 @@ func (p *parser) validate() {
 		}
 	}
 	p.validateNATS()
+	p.validateJobs()
 	if v, ok := c.Settings["Freeze"]; ok {
 		if _, err := strconv.ParseBool(v); err != nil {
 			// Setting values are never shown: settings often hold secrets.
@@ -168,6 +169,13 @@ func (c *Config) Validate() error {
 		if t.Timeout < 0 {
 			p.errorf(path+".timeout", "must not be negative")
 		}
+	}
+	names = map[string]bool{}
+	for i, prog := range c.Jobs.Programs {
+		if prog.Name != "" && names[prog.Name] {
+			p.errorf(fmt.Sprintf("jobs.programs[%d]", i), "name %s is used twice", quote(prog.Name))
+		}
+		names[prog.Name] = true
 	}
 	for name := range c.Settings {
 		if !settingNameRE.MatchString(name) {

@@ -3,10 +3,11 @@ package console
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
 	"strings"
+
+	"github.com/cloudrole/cloudrole/internal/opauth"
 )
 
 const cookieName = "cloudrole_console"
@@ -14,12 +15,8 @@ const cookieName = "cloudrole_console"
 // who returns the name of the token r carries (a Bearer header, or the
 // session cookie the login set), or "".
 func (c *Console) who(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); h != "" {
-		tok, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok {
-			return ""
-		}
-		return c.match(tok)
+	if tok, ok := opauth.Bearer(r); ok {
+		return opauth.Match(c.o.Tokens, tok)
 	}
 	ck, err := r.Cookie(cookieName)
 	if err != nil {
@@ -35,19 +32,6 @@ func (c *Console) who(r *http.Request) string {
 		}
 	}
 	return ""
-}
-
-// match returns the name of the token equal to tok, or "". Every token is
-// compared, in constant time, so the time taken says nothing about which
-// one (or how much of one) matched.
-func (c *Console) match(tok string) string {
-	name := ""
-	for _, t := range c.o.Tokens {
-		if subtle.ConstantTimeCompare([]byte(tok), []byte(t.Secret)) == 1 {
-			name = t.Name
-		}
-	}
-	return name
 }
 
 // sign is the session cookie's signature of a token name.
@@ -88,7 +72,7 @@ func (c *Console) auth(h func(w http.ResponseWriter, r *http.Request, who string
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
-	name := c.match(r.PostFormValue("token"))
+	name := opauth.Match(c.o.Tokens, r.PostFormValue("token"))
 	if name == "" {
 		c.o.Logger.Warn("console: login refused", "remote", r.RemoteAddr)
 		w.WriteHeader(http.StatusUnauthorized)

@@ -23,8 +23,9 @@ import (
 // (the orders demo) on one real NATS server: the pages load, a dead letter
 // is re-queued by a click and leaves the list, a click without a token is
 // refused, a second instance appears in the fleet and, SIGKILLed, is
-// marked gone. With CLOUDROLE_SCREENSHOTS=DIR it saves the README's
-// screenshots there.
+// marked gone; a job (a program of the first instance's config) is run by
+// a click and its run page shows its output. With CLOUDROLE_SCREENSHOTS=DIR
+// it saves the README's screenshots there.
 func TestConsoleInABrowser(t *testing.T) {
 	chromium := findChromium(t)
 	dir := t.TempDir()
@@ -45,7 +46,8 @@ func TestConsoleInABrowser(t *testing.T) {
 	if err := os.WriteFile(tokens, []byte("alice "+token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a := startDemo(t, bin, dir, "orders_a", ns.ClientURL(), tokens, `{Orders: "30", FlakyPercent: "0", PoisonPercent: "100"}`)
+	a := startDemo(t, bin, dir, "orders_a", ns.ClientURL(), tokens, `{Orders: "30", FlakyPercent: "0", PoisonPercent: "100"}`,
+		`jobs: {programs: [{name: hello, command: [sh, -c, "echo hello from the console; echo a warning >&2"]}]}`)
 	// Instances are killed before the server they use goes away.
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
 	a.waitLine(t, regexp.MustCompile(`dead\s+30 poison orders`))
@@ -132,6 +134,14 @@ func TestConsoleInABrowser(t *testing.T) {
 	shot(t, bctx, "console-fleet.png")
 	b.kill()
 	do("b marked gone", chromedp.WaitVisible(chromedp.CSS(`tr.st-gone a[href="/console/instance/orders/orders_b"]`)))
+
+	// A job run by a click: the new run's page, with its output.
+	do("jobs page", chromedp.Navigate(base+"/console/jobs"), chromedp.WaitVisible(chromedp.CSS(`button.run[data-job="hello"]`)))
+	do("run by a click", chromedp.Evaluate[chromedp.Void](`document.querySelector('button.run[data-job="hello"]').click()`))
+	waitPage("the run page", `!!document.querySelector("p.done") && document.querySelector("p.done").innerText.startsWith("started run hello.")`)
+	waitPage("the run's output, live", `!!document.querySelector(".output .ln.err") && document.querySelector(".output").innerText.includes("hello from the console") &&
+		document.querySelector("p.summary .state").innerText === "Completed"`)
+	shot(t, bctx, "console-job-run.png")
 }
 
 // demo is a running orders process.
@@ -144,11 +154,15 @@ type demo struct {
 	exited chan struct{}
 }
 
-func startDemo(t *testing.T, bin, dir, instance, url, tokens, settings string) *demo {
+// startDemo starts an orders process; extra are more lines of its config.
+func startDemo(t *testing.T, bin, dir, instance, url, tokens, settings string, extra ...string) *demo {
 	t.Helper()
 	cfg := filepath.Join(dir, instance+".yaml")
 	body := fmt.Sprintf("role: {name: orders, instance_id: %s, data_dir: %q}\nhealth: {addr: \"127.0.0.1:0\"}\nnats: {url: %q}\nconsole: {token_file: %q}\nsettings: %s\n",
 		instance, filepath.Join(dir, instance), url, tokens, settings)
+	for _, l := range extra {
+		body += l + "\n"
+	}
 	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cloudrole/cloudrole/config"
+	"github.com/cloudrole/cloudrole/jobs"
 	"github.com/cloudrole/cloudrole/lifecycle"
 	"github.com/cloudrole/cloudrole/queue"
 )
@@ -32,8 +33,8 @@ type Host interface {
 type Options struct {
 	// Host is the host serving the console. Required.
 	Host Host
-	// Queues is the host's queue provider: the fleet and the queues are
-	// read through it, once the role has connected. May be nil.
+	// Queues is the host's queue provider: the fleet, the queues and the
+	// jobs are read through it, once the role has connected. May be nil.
 	Queues *queue.Provider
 	// Tokens may act (and, off loopback, read). No tokens: every action
 	// is refused.
@@ -57,6 +58,10 @@ type Console struct {
 
 	qmu    sync.Mutex
 	queues map[string]*queue.Queue // opened once (see open)
+
+	jmu  sync.Mutex
+	jc   *jobs.Client  // opened once the jobs store exists (see jobsClient)
+	jcOn *queue.Client // the connection it was opened on
 }
 
 // New returns a console. It starts nothing: mount it with Routes.
@@ -94,6 +99,10 @@ func (c *Console) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /console/instance/{role}/{instance}", c.read(c.instancePage))
 	mux.Handle("GET /console/queues", c.read(c.queuesPage))
 	mux.Handle("GET /console/queues/{name}", c.read(c.queuePage))
+	mux.Handle("GET /console/jobs", c.read(c.jobsPage))
+	mux.Handle("GET /console/jobs/{job}", c.read(c.jobPage))
+	mux.Handle("GET /console/jobs/{job}/runs/{id}", c.read(c.runPage))
+	mux.Handle("GET /console/jobs/{job}/runs/{id}/output", c.read(c.runOutput))
 	mux.Handle("GET /console/events", c.read(c.events))
 	mux.HandleFunc("GET /console/login", c.loginPage)
 	static, _ := fs.Sub(assets, "assets/static")
@@ -108,6 +117,8 @@ func (c *Console) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /console/logout", cop.Handler(http.HandlerFunc(c.logout)))
 	mux.Handle("POST /console/queues/{name}/requeue", act(c.requeue))
 	mux.Handle("POST /console/queues/{name}/purge", act(c.purge))
+	mux.Handle("POST /console/jobs/{job}/run", act(c.runJob))
+	mux.Handle("POST /console/jobs/{job}/runs/{id}/stop", act(c.stopRun))
 	mux.Handle("POST /console/freeze", act(c.freeze))
 	mux.Handle("POST /console/unfreeze", act(c.unfreeze))
 }

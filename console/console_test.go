@@ -24,7 +24,7 @@ import (
 	"github.com/cloudrole/cloudrole/role"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testutil.ServerGoroutines...) }
 
 const token = "operator-token-0123456789"
 
@@ -227,17 +227,19 @@ func TestClosedReads(t *testing.T) {
 	f := start(t, false)
 	c := f.srv.Client()
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := c.Get(f.srv.URL + "/console/queues")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/console/login") {
-		t.Fatalf("reading without a token: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	for _, u := range []string{"/console/queues", "/console/jobs", "/console/jobs/report/runs/report.20200101T000000Z-abcdef/output"} {
+		resp, err := c.Get(f.srv.URL + u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/console/login") {
+			t.Fatalf("reading %s without a token: %d %s", u, resp.StatusCode, resp.Header.Get("Location"))
+		}
 	}
 	req, _ := http.NewRequest("GET", f.srv.URL+"/console/queues", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err = c.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,13 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, who string) {
 		if err := c.push(r.Context(), rc, w, v, who); err != nil {
 			return
 		}
+		if v.done != nil && v.done() {
+			// Nothing will change: tell the script to close the stream
+			// (a stream that just ends, EventSource opens again).
+			_, _ = w.Write([]byte("event: end\ndata: end\n\n"))
+			fl.Flush()
+			return
+		}
 		fl.Flush()
 		select {
 		case <-r.Context().Done():

@@ -15,6 +15,12 @@ import (
 type view struct {
 	title, nav, main string
 	data             func(ctx context.Context) (any, string) // data, and a notice
+	// page is the whole page's template; defaults to nav + ".html".
+	page string
+	// done, if set, reports after data that what the view shows will not
+	// change again (a run that ended): its page gets no live updates,
+	// and a live stream of it ends.
+	done func() bool
 }
 
 func (c *Console) fleetView() view {
@@ -83,7 +89,14 @@ func (c *Console) show(w http.ResponseWriter, r *http.Request, who string, v vie
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	data, note := v.data(ctx)
-	c.render(w, v.nav+".html", page{Title: v.title, Nav: v.nav, Who: who, Data: data, Notice: note,
+	if v.done != nil && v.done() {
+		events = ""
+	}
+	name := v.page
+	if name == "" {
+		name = v.nav + ".html"
+	}
+	c.render(w, name, page{Title: v.title, Nav: v.nav, Who: who, Data: data, Notice: note,
 		Events: events, Error: r.URL.Query().Get("error"), Done: r.URL.Query().Get("notice"), Next: r.URL.RequestURI()})
 }
 
@@ -130,6 +143,12 @@ func (c *Console) viewOf(q url.Values) (view, bool) {
 	case "queue":
 		after, _ := strconv.ParseUint(q.Get("after"), 10, 64)
 		return c.queueView(q.Get("name"), after), true
+	case "jobs":
+		return c.jobsView(), true
+	case "job":
+		return c.jobView(q.Get("job"), q.Get("state")), true
+	case "run":
+		return c.runView(q.Get("job"), q.Get("id")), true
 	}
 	return view{}, false
 }

@@ -10,13 +10,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloudrole/cloudrole/jobs"
 	"github.com/cloudrole/cloudrole/lifecycle"
 )
 
 // page is what every template gets.
 type page struct {
 	Title   string
-	Nav     string // the menu entry to mark: fleet or queues
+	Nav     string // the menu entry to mark: fleet, queues or jobs
 	Who     string // the operator logged in, "" if none
 	CanAct  bool   // tokens are configured: show the action buttons
 	Error   string // what went wrong with the last action
@@ -53,6 +54,54 @@ var funcs = template.FuncMap{
 		}
 		return s[:n] + "…"
 	},
+	"runCls": runClass,
+	"runDur": func(r jobs.Run) string { return dur(r.Duration(time.Now())) },
+	"runAgo": func(r jobs.Run) string {
+		t := r.StartedAt
+		if t.IsZero() {
+			t = r.CreatedAt
+		}
+		return ago(time.Since(t))
+	},
+	"result": runResult,
+	"stamp":  stamp,
+	"clock":  func(t time.Time) string { return t.UTC().Format("15:04:05.000") },
+	"args":   func(a []string) string { return fmt.Sprintf("%q", a) },
+	"join":   func(a []string) string { return strings.Join(a, " ") },
+}
+
+// runClass is the CSS class of a run's state.
+func runClass(s jobs.State) string {
+	switch s {
+	case jobs.Completed:
+		return "run-ok"
+	case jobs.Running:
+		return "run-running"
+	case jobs.Failed:
+		return "run-failed"
+	case jobs.Disconnected:
+		return "run-lost"
+	}
+	return "run-idle" // NotStarted, Stopped
+}
+
+// runResult is a run's error, else its exit code, as the jobs verb shows.
+func runResult(r jobs.Run) string {
+	switch {
+	case r.Error != "":
+		return r.Error
+	case r.ExitCode != nil:
+		return fmt.Sprintf("exit %d", *r.ExitCode)
+	}
+	return "—"
+}
+
+// stamp is a time of a run record, in UTC as the jobs verbs print it.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
 }
 
 // stateClass is the CSS class of a host state, so states read at a glance.
@@ -92,6 +141,8 @@ func durAny(v any) string {
 	case time.Duration:
 		return dur(d)
 	case lifecycle.Duration:
+		return dur(time.Duration(d))
+	case jobs.Duration:
 		return dur(time.Duration(d))
 	}
 	return fmt.Sprint(v)

@@ -34,6 +34,7 @@ type Host struct {
 	status *hostctx.Registry
 	start  time.Time
 
+	tokens    []config.Token // operator tokens of the jobs API, read at start as the console's are
 	queues    *queue.Provider
 	ownQueues bool // built by the host from config, so closed by it
 	fleet     *fleet.Publisher
@@ -94,6 +95,10 @@ func New(r role.Role, cfg *config.Config, opts Options) (*Host, error) {
 		cfg:       cfg,
 		changed:   make(chan struct{}),
 		state:     StateStarting,
+	}
+	var err error
+	if h.tokens, err = cfg.Console.ConsoleTokens(); err != nil {
+		return nil, fmt.Errorf("lifecycle: %w", err)
 	}
 	h.queues = opts.Queues
 	if h.queues == nil {

@@ -11,18 +11,19 @@ import (
 	"github.com/cloudrole/cloudrole/role"
 )
 
-// handler is what the health server serves: the probe endpoint, and the
-// routes of Options.Routes and of a role that implements role.Router. The
-// probe's paths go to the probe first, so no route can shadow readiness;
-// every other request goes to the routes, with a context that carries the
-// queue provider (queue.Connect works in a handler) and the host's logger.
+// handler is what the health server serves: the probe endpoint, the jobs
+// API (/jobs/...), and the routes of Options.Routes and of a role that
+// implements role.Router. The probe's paths go to the probe first, so no
+// route can shadow readiness; every other request goes to the routes, with
+// a context that carries the queue provider (queue.Connect works in a
+// handler) and the host's logger.
 func (h *Host) handler() (http.Handler, error) {
 	probe := health.NewHandler(probe{h})
 	router, isRouter := h.role.(role.Router)
-	if h.opts.Routes == nil && !isRouter {
-		return probe, nil
-	}
 	mux := http.NewServeMux()
+	if err := register(mux, "the jobs API", h.jobsRoutes); err != nil {
+		return nil, err
+	}
 	if err := register(mux, "Options.Routes", h.opts.Routes); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cloudrole/cloudrole/fleet"
+	"github.com/cloudrole/cloudrole/jobs"
 	"github.com/cloudrole/cloudrole/queue"
 	"github.com/cloudrole/cloudrole/role"
 	"github.com/cloudrole/cloudrole/startup"
@@ -46,6 +47,10 @@ type Status struct {
 	// Workers are the queue workers running in this instance (package
 	// queue), with their queue's figures.
 	Workers []queue.WorkerStatus `json:"workers,omitempty"`
+
+	// Jobs is the instance's job runner (package jobs): its jobs, what
+	// runs here, and job folders that could not be loaded.
+	Jobs *jobs.Status `json:"jobs,omitempty"`
 
 	// Components holds any other sections packages registered, by name.
 	Components map[string]any `json:"components,omitempty"`
@@ -142,6 +147,8 @@ func (s *Status) sections(snap map[string]any) {
 			s.Tasks = append(s.Tasks, v)
 		case queue.WorkerStatus:
 			s.Workers = append(s.Workers, v)
+		case jobs.Status:
+			s.Jobs = &v
 		default:
 			if s.Components == nil {
 				s.Components = map[string]any{}

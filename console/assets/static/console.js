@@ -8,7 +8,9 @@
   es.addEventListener("update", function (e) {
     // Keep what someone is typing: skip an update while a field has focus.
     var a = document.activeElement;
-    if (a && a.tagName === "INPUT" && main.contains(a)) return;
+    if (a && (a.tagName === "INPUT" || a.tagName === "TEXTAREA") && main.contains(a)) return;
     main.innerHTML = e.data;
   });
+  // What the page shows will not change again (a run that ended).
+  es.addEventListener("end", function () { es.close(); });
 })();
