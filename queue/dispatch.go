@@ -3,24 +3,29 @@ package queue
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/time/rate"
 )
 
 // The dispatcher is one goroutine per worker that decides which level to
-// ask for jobs, and how many. Its rule: the slots held (jobs running,
-// plus finished jobs beyond the ack window whose ack the server has not
-// confirmed) plus the jobs asked for and not yet received never exceed
-// Concurrency, so a worker never holds a job it has no slot for and never
-// runs far ahead of the server's acks. Within that bound it keeps up to
-// pullLanes requests open, so the round trip of one is hidden behind the
-// answers to the others; a further request waits until a quarter of the
-// slots are free (or nothing is open), so a busy worker sends few large
-// requests rather than one per finished job.
+// ask for jobs, and how many, and hands what arrives to the executor. Its
+// rule: the slots held (jobs running, plus finished jobs beyond the ack
+// window whose ack the server has not confirmed; see executor.held) plus
+// the jobs asked for and not yet received never exceed Concurrency, so a
+// worker never holds a job it has no slot for and never runs far ahead of
+// the server's acks. Within that bound it keeps up to pullLanes requests
+// open, so the round trip of one is hidden behind the answers to the
+// others; a further request waits until a quarter of the slots are free
+// (or nothing is open), so a busy worker sends few large requests rather
+// than one per finished job.
 
 // maxBatch caps one pull request.
 const maxBatch = 256
@@ -33,10 +38,70 @@ const bellGrace = 5 * time.Millisecond
 // before it is treated as lost (the server went away under it).
 const pullTimeout = 5 * time.Second
 
-// dispatchState is owned by the dispatcher goroutine.
-type dispatchState struct {
-	credit     int // jobs asked for and not yet received or refused
-	open       int // requests open
+// level is what a worker knows of one priority level. The atomics are
+// written by the bell (the connection's goroutine), the fairness key
+// makers and the dispatcher; fresh and current belong to the dispatcher.
+type level struct {
+	maybe     atomic.Bool   // may hold deliverable jobs
+	waitSince atomic.Int64  // unix nanos since it waits unserved
+	lastSeq   atomic.Uint64 // highest stream sequence fetched
+	bellSeq   atomic.Uint64 // highest stream sequence announced
+	gen       atomic.Uint64 // bumped each time it is marked
+	fair      *fairLevel    // its keys, taken in turn; nil without Fairness
+
+	fresh   bool // not fetched yet
+	current int  // smooth weighted round robin state
+}
+
+// mark notes that the level may hold jobs.
+func (lv *level) mark(now int64) {
+	lv.gen.Add(1)
+	if lv.maybe.CompareAndSwap(false, true) {
+		lv.waitSince.Store(now)
+	}
+}
+
+// clear notes that the level had no job left when a request sent at mark
+// generation gen was answered, unless it was marked since.
+func (lv *level) clear(gen uint64) {
+	if lv.gen.Load() != gen {
+		return
+	}
+	lv.maybe.Store(false)
+	if lv.gen.Load() != gen { // marked meanwhile: keep it
+		lv.maybe.Store(true)
+	}
+}
+
+// unseen says whether a job was announced that the level's consumer may
+// not show yet: it was never fetched, or a bell named a later sequence
+// than any fetched.
+func (lv *level) unseen() bool {
+	return lv.fresh || lv.bellSeq.Load() > lv.lastSeq.Load()
+}
+
+// dispatcher asks the server for jobs and hands them to its executor.
+// Other goroutines reach it only through its wake-ups (wake, slotFree,
+// noteDue), the levels' atomics and onBell; everything else is its own
+// goroutine's, in dispatch.
+type dispatcher struct {
+	q      *Queue
+	o      WorkerOptions
+	log    *slog.Logger
+	x      *executor // runs the jobs received
+	levels []level
+	fair   bool // the queue's Fairness: each level's keys in turn
+	pull   *puller
+	tok    *fleetTokens // the fleet's tokens this worker holds; nil without FleetConcurrency or FleetRateLimit
+
+	keyMaker chan keyJob   // new keys whose consumers to create; nil without Fairness
+	wake     chan struct{} // a bell rang, a key's consumer is ready, or a retry delay was set
+	slotFree chan struct{} // held fell to wakeAt
+	wakeAt   atomic.Int64  // the held count that must wake the dispatcher (see slotTarget)
+
+	dueMu   sync.Mutex
+	nextDue time.Time // earliest end of a retry delay the executor set
+
 	threshold  int // free slots that justify another request while one is open
 	pauseUntil time.Time
 	lim        *rate.Limiter
@@ -46,67 +111,170 @@ type dispatchState struct {
 	refused    repeatLogs[int] // per level, pull requests refused (no leader): logged once, then every 30 s
 }
 
-// mark notes that level l may hold jobs.
-func (w *worker) mark(l int, now int64) {
-	w.gen[l].Add(1)
-	if w.maybe[l].CompareAndSwap(false, true) {
-		w.waitSince[l].Store(now)
+func newDispatcher(q *Queue, o WorkerOptions, log *slog.Logger) *dispatcher {
+	d := &dispatcher{
+		q: q, o: o, log: log,
+		levels:   make([]level, q.cfg.Levels),
+		fair:     q.cfg.Fairness,
+		wake:     make(chan struct{}, 1),
+		slotFree: make(chan struct{}, 1),
 	}
-}
-
-func (w *worker) markAll() {
 	now := time.Now().UnixNano()
-	for l := range w.levels {
-		if w.fair != nil {
-			w.fair[l].markAll()
+	for l := range d.levels {
+		lv := &d.levels[l]
+		lv.maybe.Store(true)
+		lv.waitSince.Store(now)
+		lv.fresh = true
+		if d.fair {
+			lv.fair = newFairLevel(q.name, l)
 		}
-		w.mark(l, now)
 	}
-	if w.fair != nil {
-		w.retryKeyConsumers()
+	if d.fair {
+		d.keyMaker = make(chan keyJob, 1024)
 	}
+	return d
 }
 
-// clear notes that level l had no job left when a request sent at mark
-// generation gen was answered, unless it was marked since.
-func (w *worker) clear(l int, gen uint64) {
-	if w.gen[l].Load() != gen {
+// credit is how many jobs the open requests still owe: asked for and
+// neither received nor refused yet.
+func (d *dispatcher) credit() int {
+	n := 0
+	for _, ln := range d.pull.lanes {
+		if r := ln.req; r != nil {
+			n += r.batch - r.got
+		}
+	}
+	return n
+}
+
+// open is how many requests are open.
+func (d *dispatcher) open() int {
+	n := 0
+	for _, ln := range d.pull.lanes {
+		if ln.req != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// onBell runs on the connection's goroutine for each stored job's
+// headers-only copy; it only marks the level and wakes the dispatcher.
+func (d *dispatcher) onBell(m *nats.Msg) {
+	subj := m.Subject
+	if d.fair {
+		// cloudrole.bell.<name>.<level>.<the job's subject>: take the level.
+		rest := subj[min(len(subj), len(bellSubject(d.q.name))-1):]
+		if i := strings.IndexByte(rest, '.'); i >= 0 {
+			subj = rest[:i]
+		}
+	}
+	i := strings.LastIndexByte(subj, '.')
+	l, err := strconv.Atoi(subj[i+1:])
+	if err != nil || l < 0 || l >= len(d.levels) {
 		return
 	}
-	w.maybe[l].Store(false)
-	if w.gen[l].Load() != gen { // marked meanwhile: keep it
-		w.maybe[l].Store(true)
+	lv := &d.levels[l]
+	if seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64); err == nil {
+		if seq <= lv.lastSeq.Load() {
+			return // already fetched: a late notice
+		}
+		storeMax(&lv.bellSeq, seq)
+	}
+	if d.fair {
+		d.fairBell(l, m.Header.Get(jetstream.SubjectHeader), time.Now().UnixNano())
+	} else {
+		lv.mark(time.Now().UnixNano())
+	}
+	d.poke()
+	if d.o.bellHook != nil {
+		d.o.bellHook(l)
+	}
+}
+
+func storeMax(a *atomic.Uint64, v uint64) {
+	for {
+		old := a.Load()
+		if v <= old || a.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// poke wakes the dispatcher, from any goroutine.
+func (d *dispatcher) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// noteDue records that a job comes back at t (a retry delay), so an idle
+// dispatcher looks again then. Safe from any goroutine.
+func (d *dispatcher) noteDue(t time.Time) {
+	d.dueMu.Lock()
+	if d.nextDue.IsZero() || t.Before(d.nextDue) {
+		d.nextDue = t
+	}
+	d.dueMu.Unlock()
+	d.poke() // let an idle dispatcher re-arm its timer
+}
+
+// wakeIfFree wakes the dispatcher when a finished handler or a confirmed
+// ack brought held down to the count it waits for. Safe from any
+// goroutine.
+func (d *dispatcher) wakeIfFree() {
+	if d.x.held() <= d.wakeAt.Load() {
+		select {
+		case d.slotFree <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (d *dispatcher) markAll() {
+	now := time.Now().UnixNano()
+	for l := range d.levels {
+		lv := &d.levels[l]
+		if lv.fair != nil {
+			lv.fair.markAll()
+		}
+		lv.mark(now)
+	}
+	if d.fair {
+		d.retryKeyConsumers()
 	}
 }
 
 // topMaybe is the highest level that may hold jobs, or -1.
-func (w *worker) topMaybe() int {
-	for l := range w.levels {
-		if w.maybe[l].Load() {
+func (d *dispatcher) topMaybe() int {
+	for l := range d.levels {
+		if d.levels[l].maybe.Load() {
 			return l
 		}
 	}
 	return -1
 }
 
-func (w *worker) anyMaybe() bool { return w.topMaybe() >= 0 }
+func (d *dispatcher) anyMaybe() bool { return d.topMaybe() >= 0 }
 
 // pick chooses the level to fetch from, how many jobs to fetch, and at a
 // fair level the key (sub-queue) whose turn it is, or -1. At a fair level
 // the free slots are split among the keys that may hold jobs, one request
 // each in turn.
-func (w *worker) pick(free int) (int, int, *subQueue) {
+func (d *dispatcher) pick(free int) (int, int, *subQueue) {
 	for {
-		l, n := w.pickLevel(free)
-		if l < 0 || w.fair == nil {
+		l, n := d.pickLevel(free)
+		if l < 0 || !d.fair {
 			return l, n, nil
 		}
-		if s, k := w.fair[l].turn(); s != nil {
+		lv := &d.levels[l]
+		if s, k := lv.fair.turn(); s != nil {
 			return l, max(1, n/k), s
 		}
 		// Marked, but no key there is ready (its consumer is being
 		// made): nothing to ask for at this level now.
-		w.clear(l, w.gen[l].Load())
+		lv.clear(lv.gen.Load())
 	}
 }
 
@@ -114,20 +282,21 @@ func (w *worker) pick(free int) (int, int, *subQueue) {
 // -1. Strict: the highest level that may hold jobs. With Aging: a lower
 // level whose jobs have waited unserved for Aging or longer goes first
 // (the one waiting longest), for one job.
-func (w *worker) pickLevel(free int) (int, int) {
-	first := w.topMaybe()
+func (d *dispatcher) pickLevel(free int) (int, int) {
+	first := d.topMaybe()
 	if first < 0 {
 		return -1, 0
 	}
-	if w.o.Aging > 0 {
+	if d.o.Aging > 0 {
 		now := time.Now().UnixNano()
 		best, bestSince := -1, int64(0)
-		for l := first + 1; l < w.levels; l++ {
-			if !w.maybe[l].Load() {
+		for l := first + 1; l < len(d.levels); l++ {
+			lv := &d.levels[l]
+			if !lv.maybe.Load() {
 				continue
 			}
-			s := w.waitSince[l].Load()
-			if now-s >= int64(w.o.Aging) && (best < 0 || s < bestSince) {
+			s := lv.waitSince.Load()
+			if now-s >= int64(d.o.Aging) && (best < 0 || s < bestSince) {
 				best, bestSince = l, s
 			}
 		}
@@ -135,20 +304,21 @@ func (w *worker) pickLevel(free int) (int, int) {
 			return best, 1
 		}
 	}
-	if w.o.Shares != nil {
+	if d.o.Shares != nil {
 		// Smooth weighted round robin over the levels that have jobs.
 		best, total := -1, 0
-		for l := first; l < w.levels; l++ {
-			if !w.maybe[l].Load() {
+		for l := first; l < len(d.levels); l++ {
+			lv := &d.levels[l]
+			if !lv.maybe.Load() {
 				continue
 			}
-			w.current[l] += w.o.Shares[l]
-			total += w.o.Shares[l]
-			if best < 0 || w.current[l] > w.current[best] {
+			lv.current += d.o.Shares[l]
+			total += d.o.Shares[l]
+			if best < 0 || lv.current > d.levels[best].current {
 				best = l
 			}
 		}
-		w.current[best] -= total
+		d.levels[best].current -= total
 		return best, 1
 	}
 	return first, free
@@ -157,37 +327,37 @@ func (w *worker) pickLevel(free int) (int, int) {
 // dispatch asks for and starts jobs until ctx ends (nil, after the open
 // requests are answered) or the connection is closed for good (an error
 // wrapping ErrClosed).
-func (w *worker) dispatch(ctx context.Context) error {
-	w.d.threshold = max(1, min(w.o.Concurrency/4, maxBatch))
-	if w.o.RateLimit > 0 {
-		w.d.lim = rate.NewLimiter(rate.Limit(w.o.RateLimit), w.o.RateBurst)
+func (d *dispatcher) dispatch(ctx context.Context) error {
+	d.threshold = max(1, min(d.o.Concurrency/4, maxBatch))
+	if d.o.RateLimit > 0 {
+		d.lim = rate.NewLimiter(rate.Limit(d.o.RateLimit), d.o.RateBurst)
 	}
-	poll := time.NewTicker(w.o.PollInterval)
+	poll := time.NewTicker(d.o.PollInterval)
 	defer poll.Stop()
 	alarm := time.NewTimer(time.Hour)
 	alarm.Stop()
 	defer alarm.Stop()
 	var armed time.Time
-	reconnected := w.q.c.reconn.signal()
+	reconnected := d.q.c.reconn.signal()
 	var tokens <-chan *nats.Msg // nil without fleet tokens: never ready
-	if w.tok != nil {
-		tokens = w.tok.msgs
+	if d.tok != nil {
+		tokens = d.tok.msgs
 	}
 	for {
 		if ctx.Err() != nil {
-			return w.finish()
+			return d.finish()
 		}
-		if err := w.issue(); err != nil {
+		if err := d.issue(); err != nil {
 			return err
 		}
 		// Be woken by a finishing handler only once enough slots are
 		// free to ask for more; waking per job costs more than the job.
-		t := w.slotTarget()
-		w.wakeAt.Store(t)
-		if w.held() <= t {
+		t := d.slotTarget()
+		d.wakeAt.Store(t)
+		if d.x.held() <= t {
 			continue // freed meanwhile
 		}
-		if at := w.nextAlarm(); !at.Equal(armed) {
+		if at := d.nextAlarm(); !at.Equal(armed) {
 			armed = at
 			if at.IsZero() {
 				alarm.Stop()
@@ -196,25 +366,25 @@ func (w *worker) dispatch(ctx context.Context) error {
 			}
 		}
 		select {
-		case m := <-w.pull.msgs:
-			w.arriveAll(m)
+		case m := <-d.pull.msgs:
+			d.arriveAll(m)
 		case m := <-tokens:
-			w.tok.arrive(m)
-		case <-w.slotFree:
-		case <-w.wake:
+			d.tok.arrive(m)
+		case <-d.slotFree:
+		case <-d.wake:
 		case <-poll.C:
-			if w.q.c.nc.IsClosed() {
-				return w.closedErr()
+			if d.q.c.nc.IsClosed() {
+				return d.closedErr()
 			}
-			w.markAll()
+			d.markAll()
 		case <-alarm.C:
 			armed = time.Time{}
-			if err := w.onAlarm(time.Now()); err != nil {
+			if err := d.onAlarm(time.Now()); err != nil {
 				return err
 			}
 		case <-reconnected:
-			reconnected = w.q.c.reconn.signal()
-			if err := w.resend(); err != nil {
+			reconnected = d.q.c.reconn.signal()
+			if err := d.resend(); err != nil {
 				return err
 			}
 		case <-ctx.Done():
@@ -222,24 +392,24 @@ func (w *worker) dispatch(ctx context.Context) error {
 	}
 }
 
-func (w *worker) closedErr() error {
-	return fmt.Errorf("queue %q: worker stopped, the connection was closed: %w", w.q.name, ErrClosed)
+func (d *dispatcher) closedErr() error {
+	return fmt.Errorf("queue %q: worker stopped, the connection was closed: %w", d.q.name, ErrClosed)
 }
 
-// slotTarget is the held count (see worker.held) at or below which a
-// finishing handler or a confirmed ack must wake the dispatcher: the count at which issue would send another
-// request. It is -1 when freed slots alone would not let issue act (no
-// lane, no level with jobs, a pause, a rate wait or too few fleet
-// tokens: other wake-ups cover those).
-func (w *worker) slotTarget() int64 {
-	d := &w.d
-	if d.stopping || !d.pauseUntil.IsZero() || d.prepaid || w.pull.idle() == nil || !w.anyMaybe() {
+// slotTarget is the held count (see executor.held) at or below which a
+// finishing handler or a confirmed ack must wake the dispatcher: the count
+// at which issue would send another request. It is -1 when freed slots
+// alone would not let issue act (no lane, no level with jobs, a pause, a
+// rate wait or too few fleet tokens: other wake-ups cover those).
+func (d *dispatcher) slotTarget() int64 {
+	if d.stopping || !d.pauseUntil.IsZero() || d.prepaid || d.pull.idle() == nil || !d.anyMaybe() {
 		return -1
 	}
-	if w.tok != nil && w.tok.avail(d.credit) < w.need() {
+	credit := d.credit()
+	if d.tok != nil && d.tok.avail(credit) < d.need() {
 		return -1 // waiting for tokens: their arrival wakes the dispatcher
 	}
-	return int64(w.o.Concurrency - d.credit - w.need())
+	return int64(d.o.Concurrency - credit - d.need())
 }
 
 // need is how many free slots justify another request: one when nothing
@@ -247,39 +417,39 @@ func (w *worker) slotTarget() int64 {
 // jobs (an urgent job takes the very next free slot instead of waiting
 // for a batch of them); otherwise the threshold, so a busy worker sends
 // few large requests.
-func (w *worker) need() int {
-	if w.d.open == 0 {
+func (d *dispatcher) need() int {
+	if d.open() == 0 {
 		return 1
 	}
-	top := w.topMaybe()
+	top := d.topMaybe()
 	if top < 0 {
-		return w.d.threshold
+		return d.threshold
 	}
-	for _, ln := range w.pull.lanes {
+	for _, ln := range d.pull.lanes {
 		if ln.req != nil && ln.req.level <= top {
-			return w.d.threshold
+			return d.threshold
 		}
 	}
 	return 1
 }
 
 // issue sends requests while the bound and the lanes allow.
-func (w *worker) issue() error {
-	d := &w.d
+func (d *dispatcher) issue() error {
 	now := time.Now()
 	if d.stopping || now.Before(d.pauseUntil) {
 		return nil
 	}
 	for {
-		free := w.o.Concurrency - int(w.held()) - d.credit
-		if w.tok != nil {
-			free = w.tokenBound(free)
+		credit := d.credit()
+		free := d.o.Concurrency - int(d.x.held()) - credit
+		if d.tok != nil {
+			free = d.tokenBound(free, credit)
 		}
-		if free <= 0 || free < w.need() {
+		if free <= 0 || free < d.need() {
 			return nil
 		}
-		ln := w.pull.idle()
-		if ln == nil || !w.anyMaybe() {
+		ln := d.pull.idle()
+		if ln == nil || !d.anyMaybe() {
 			return nil
 		}
 		if d.lim != nil {
@@ -294,7 +464,7 @@ func (w *worker) issue() error {
 			}
 			d.prepaid = false
 		}
-		l, n, sub := w.pick(free)
+		l, n, sub := d.pick(free)
 		if l < 0 {
 			return nil
 		}
@@ -302,49 +472,49 @@ func (w *worker) issue() error {
 			n = 1
 		}
 		n = min(n, free, maxBatch)
+		lv := &d.levels[l]
 		// Announced but not yet fetched: the consumer may not see the job
 		// yet, so give it a moment (the request returns as soon as it does).
 		var wait time.Duration
-		if w.fresh[l] || w.bellSeq[l].Load() > w.lastSeq[l].Load() {
+		if lv.unseen() {
 			wait = bellGrace
 		}
-		gen := w.gen[l].Load()
-		consumer := consumerName(w.q.name, l)
+		gen := lv.gen.Load()
+		consumer := consumerName(d.q.name, l)
 		var subGen uint64
 		if sub != nil {
 			consumer, subGen = sub.consumer, sub.gen.Load()
 		}
-		if err := w.pull.send(ln, levelStream(w.q.name, l), consumer, n, wait); err != nil {
-			if w.q.c.nc.IsClosed() {
-				return w.closedErr()
+		if err := d.pull.send(ln, levelStream(d.q.name, l), consumer, n, wait); err != nil {
+			if d.q.c.nc.IsClosed() {
+				return d.closedErr()
 			}
-			w.log.Warn("queue: pull request failed", "level", l, "err", err)
-			d.pauseUntil = now.Add(w.o.PollInterval)
+			d.log.Warn("queue: pull request failed", "level", l, "err", err)
+			d.pauseUntil = now.Add(d.o.PollInterval)
 			return nil
 		}
-		w.fresh[l] = false
+		lv.fresh = false
 		ln.req = &pullReq{level: l, batch: n, gen: gen, deadline: now.Add(wait + pullTimeout), sub: sub, subGen: subGen}
-		d.credit += n
-		d.open++
 	}
 }
 
 // arriveAll handles m and whatever else has arrived meanwhile, so a batch
 // costs one pass through the dispatcher's select.
-func (w *worker) arriveAll(m *nats.Msg) {
-	w.arrive(w.pull.arrival(m))
-	for range len(w.pull.msgs) {
-		w.arrive(w.pull.arrival(<-w.pull.msgs))
+func (d *dispatcher) arriveAll(m *nats.Msg) {
+	d.arrive(d.pull.arrival(m))
+	for range len(d.pull.msgs) {
+		d.arrive(d.pull.arrival(<-d.pull.msgs))
 	}
 }
 
 // arrive handles one job or status from a lane.
-func (w *worker) arrive(a arrival) {
+func (d *dispatcher) arrive(a arrival) {
 	m, r := a.m, a.lane.req
 	if m.Reply == "" { // a status: it ends its request
 		if r == nil {
 			return // of a request already given up
 		}
+		lv := &d.levels[r.level]
 		code := m.Header.Get("Status")
 		switch code {
 		case "100":
@@ -352,125 +522,125 @@ func (w *worker) arrive(a arrival) {
 		case "404", "408":
 			// 404: nothing left; 408: the wait expired, or the jobs left
 			// are all promised to requests already open.
-			w.end(a.lane)
+			d.end(a.lane)
 			if r.sub != nil {
-				w.clearSub(r.level, r.sub, r.subGen, r.gen)
+				d.clearSub(r.level, r.sub, r.subGen, r.gen)
 			} else {
-				w.clear(r.level, r.gen)
+				lv.clear(r.gen)
 			}
-			w.d.refused.end(r.level, w.log, "queue: pull requests answered again", "level")
+			d.refused.end(r.level, d.log, "queue: pull requests answered again", "level")
 		default:
-			w.end(a.lane)
+			d.end(a.lane)
 			if r.sub != nil && r.sub.key != "" {
 				// Most likely its consumer is gone (removed as idle):
 				// make it again.
 				r.sub.ready.Store(false)
-				w.ensureKeyConsumer(r.level, r.sub)
+				d.ensureKeyConsumer(r.level, r.sub)
 			}
-			w.d.refused.occur(r.level, w.log, time.Now(), "queue: pull request refused", "level", r.level, "status", code, "description", m.Header.Get("Description"))
-			w.mark(r.level, time.Now().UnixNano())
-			w.d.pauseUntil = time.Now().Add(w.o.PollInterval)
+			d.refused.occur(r.level, d.log, time.Now(), "queue: pull request refused", "level", r.level, "status", code, "description", m.Header.Get("Description"))
+			lv.mark(time.Now().UnixNano())
+			d.pauseUntil = time.Now().Add(d.o.PollInterval)
 		}
 		return
 	}
 	if r == nil {
 		// A late job for a request given up. Run it if a slot is free
 		// and not promised, else hand it back at once.
-		l, ok := levelOf(withoutKey(m.Subject), w.levels)
-		if !ok || w.d.stopping || int(w.held())+w.d.credit >= w.o.Concurrency ||
-			(w.tok != nil && w.tok.avail(w.d.credit) <= 0) {
+		l, ok := levelOf(withoutKey(m.Subject), len(d.levels))
+		credit := d.credit()
+		if !ok || d.stopping || int(d.x.held())+credit >= d.o.Concurrency ||
+			(d.tok != nil && d.tok.avail(credit) <= 0) {
 			_ = m.Nak()
 			return
 		}
-		w.begin(m, l)
+		d.begin(m, l)
 		return
 	}
 	r.got++
-	w.d.credit--
-	w.d.refused.end(r.level, w.log, "queue: pull requests answered again", "level")
+	d.refused.end(r.level, d.log, "queue: pull requests answered again", "level")
+	lv := &d.levels[r.level]
 	if r.got == 1 {
-		w.waitSince[r.level].Store(time.Now().UnixNano())
+		lv.waitSince.Store(time.Now().UnixNano())
 	}
-	w.begin(m, r.level)
+	d.begin(m, r.level)
 	if r.got >= r.batch {
 		// Filled: there may be more.
 		a.lane.req = nil
-		w.d.open--
 		if r.sub != nil {
-			w.markSub(r.level, r.sub, time.Now().UnixNano())
+			d.markSub(r.level, r.sub, time.Now().UnixNano())
 		}
-		w.mark(r.level, time.Now().UnixNano())
+		lv.mark(time.Now().UnixNano())
 	}
 }
 
-func (w *worker) begin(m *nats.Msg, l int) {
-	d, ok := parseAck(m.Reply)
+// begin hands the job m of level l to the executor, with a fleet token.
+func (d *dispatcher) begin(m *nats.Msg, l int) {
+	dl, ok := parseAck(m.Reply)
 	if ok {
-		storeMax(&w.lastSeq[l], d.seq)
+		storeMax(&d.levels[l].lastSeq, dl.seq)
 	}
 	var tok *nats.Msg
-	if w.tok != nil {
+	if d.tok != nil {
 		// Asked for with tokens in hand (see tokenBound).
 		var ok bool
-		if tok, ok = w.tok.take(); !ok {
+		if tok, ok = d.tok.take(); !ok {
 			_ = m.Nak()
 			return
 		}
 	}
-	w.start(m, l, d, tok)
+	d.x.start(job{m, l, dl, tok})
 }
 
-// end closes ln's request, returning the jobs it did not bring.
-func (w *worker) end(ln *lane) {
-	r := ln.req
+// end closes ln's request; the jobs it did not bring leave the credit
+// with it.
+func (d *dispatcher) end(ln *lane) {
 	ln.req = nil
-	w.d.credit -= r.batch - r.got
-	w.d.open--
-	if w.tok != nil && w.d.credit == 0 && !w.anyMaybe() {
-		w.tok.releaseSpare() // nothing to run: let other workers have them
+	if d.tok != nil && d.credit() == 0 && !d.anyMaybe() {
+		d.tok.releaseSpare() // nothing to run: let other workers have them
 	}
 }
 
 // tokenBound caps free, the jobs the dispatcher may ask for, by the fleet
-// tokens it holds and has not promised to a request, and asks for more
-// tokens when it holds fewer than free while some level may hold jobs.
-func (w *worker) tokenBound(free int) int {
-	for _, t := range w.tok.pools {
-		avail := len(t.spare) - w.d.credit
-		if want := free - avail; want > 0 && !t.open && !w.d.stopping && w.anyMaybe() {
-			if err := t.ask(min(want, maxBatch)); err != nil && !w.q.c.nc.IsClosed() {
-				w.log.Warn("queue: token request failed", "err", err)
+// tokens it holds and has not promised to a request (credit), and asks
+// for more tokens when it holds fewer than free while some level may hold
+// jobs.
+func (d *dispatcher) tokenBound(free, credit int) int {
+	for _, t := range d.tok.pools {
+		avail := len(t.spare) - credit
+		if want := free - avail; want > 0 && !t.open && !d.stopping && d.anyMaybe() {
+			if err := t.ask(min(want, maxBatch)); err != nil && !d.q.c.nc.IsClosed() {
+				d.log.Warn("queue: token request failed", "err", err)
 			}
 		}
 	}
-	return min(free, w.tok.avail(w.d.credit))
+	return min(free, d.tok.avail(credit))
 }
 
 // nextAlarm is the earliest time the dispatcher must look again without
 // being woken: a retry delay ending, a pause or rate wait ending, or an
 // open request's deadline.
-func (w *worker) nextAlarm() time.Time {
+func (d *dispatcher) nextAlarm() time.Time {
 	var at time.Time
 	earlier := func(t time.Time) {
 		if !t.IsZero() && (at.IsZero() || t.Before(at)) {
 			at = t
 		}
 	}
-	w.mu.Lock()
-	earlier(w.nextDue)
-	w.mu.Unlock()
-	earlier(w.d.pauseUntil)
-	if w.d.prepaid {
-		earlier(w.d.rateAt)
+	d.dueMu.Lock()
+	earlier(d.nextDue)
+	d.dueMu.Unlock()
+	earlier(d.pauseUntil)
+	if d.prepaid {
+		earlier(d.rateAt)
 	}
-	if w.tok != nil {
-		for _, t := range w.tok.pools {
+	if d.tok != nil {
+		for _, t := range d.tok.pools {
 			if t.open {
 				earlier(t.deadline)
 			}
 		}
 	}
-	for _, ln := range w.pull.lanes {
+	for _, ln := range d.pull.lanes {
 		if ln.req != nil {
 			earlier(ln.req.deadline)
 		}
@@ -478,83 +648,77 @@ func (w *worker) nextAlarm() time.Time {
 	return at
 }
 
-func (w *worker) onAlarm(now time.Time) error {
-	w.mu.Lock()
-	due := w.nextDue
+func (d *dispatcher) onAlarm(now time.Time) error {
+	d.dueMu.Lock()
+	due := d.nextDue
 	if !due.IsZero() && !now.Before(due) {
-		w.nextDue = time.Time{}
+		d.nextDue = time.Time{}
 	}
-	w.mu.Unlock()
+	d.dueMu.Unlock()
 	if !due.IsZero() && !now.Before(due) {
-		w.markAll()
+		d.markAll()
 	}
-	if !w.d.pauseUntil.IsZero() && !now.Before(w.d.pauseUntil) {
-		w.d.pauseUntil = time.Time{}
+	if !d.pauseUntil.IsZero() && !now.Before(d.pauseUntil) {
+		d.pauseUntil = time.Time{}
 	}
-	if w.tok != nil {
-		for _, t := range w.tok.pools {
+	if d.tok != nil {
+		for _, t := range d.tok.pools {
 			if t.open && !now.Before(t.deadline) {
 				t.open, t.asked = false, 0 // lost (a reconnect): ask again
 			}
 		}
 	}
-	return w.expire(now)
+	return d.expire(now)
 }
 
 // resend gives up every open request after a reconnect (the server lost
 // them with the connection) so that issue sends new ones at once.
-func (w *worker) resend() error {
-	n := 0
-	for _, ln := range w.pull.lanes {
-		if ln.req != nil {
-			n++
-		}
+func (d *dispatcher) resend() error {
+	if n := d.open(); n > 0 {
+		d.log.Info("queue: connection back; re-sending the pull requests it lost", "requests", n)
 	}
-	if n > 0 {
-		w.log.Info("queue: connection back; re-sending the pull requests it lost", "requests", n)
-	}
-	if w.tok != nil {
-		for _, t := range w.tok.pools {
+	if d.tok != nil {
+		for _, t := range d.tok.pools {
 			t.open, t.asked = false, 0
 		}
 	}
-	return w.giveUp(func(*pullReq) bool { return true }, false)
+	return d.giveUp(func(*pullReq) bool { return true }, false)
 }
 
 // expire gives up requests past their deadline.
-func (w *worker) expire(now time.Time) error {
-	return w.giveUp(func(r *pullReq) bool { return !now.Before(r.deadline) }, true)
+func (d *dispatcher) expire(now time.Time) error {
+	return d.giveUp(func(r *pullReq) bool { return !now.Before(r.deadline) }, true)
 }
 
 // giveUp ends the open requests for which lost holds and gives their lanes
 // new inboxes (a late answer to an old one counts as a stray).
-func (w *worker) giveUp(lost func(*pullReq) bool, warn bool) error {
+func (d *dispatcher) giveUp(lost func(*pullReq) bool, warn bool) error {
 	now := time.Now()
-	for _, ln := range append([]*lane(nil), w.pull.lanes...) {
+	for _, ln := range append([]*lane(nil), d.pull.lanes...) {
 		r := ln.req
 		if r == nil || !lost(r) {
 			continue
 		}
-		w.end(ln)
+		d.end(ln)
 		if r.sub != nil {
-			w.markSub(r.level, r.sub, now.UnixNano())
+			d.markSub(r.level, r.sub, now.UnixNano())
 		}
-		w.mark(r.level, now.UnixNano())
-		if err := w.pull.retire(ln); err != nil {
-			if w.q.c.nc.IsClosed() {
-				return w.closedErr()
+		d.levels[r.level].mark(now.UnixNano())
+		if err := d.pull.retire(ln); err != nil {
+			if d.q.c.nc.IsClosed() {
+				return d.closedErr()
 			}
-			w.log.Warn("queue: cannot renew a pull inbox", "err", err)
+			d.log.Warn("queue: cannot renew a pull inbox", "err", err)
 			// The lane stays, without a request; its old inbox is
 			// reused, so a late answer counts as a stray.
 			continue
 		}
-		if warn && !w.q.c.nc.IsClosed() {
-			w.log.Warn("queue: pull request unanswered; given up", "level", r.level, "after", pullTimeout)
+		if warn && !d.q.c.nc.IsClosed() {
+			d.log.Warn("queue: pull request unanswered; given up", "level", r.level, "after", pullTimeout)
 		}
 	}
-	if w.q.c.nc.IsClosed() {
-		return w.closedErr()
+	if d.q.c.nc.IsClosed() {
+		return d.closedErr()
 	}
 	return nil
 }
@@ -562,26 +726,26 @@ func (w *worker) giveUp(lost func(*pullReq) bool, warn bool) error {
 // finish stops asking and waits (bounded) for the open requests' answers:
 // the jobs they bring are started, to finish or be handed back by the
 // drain, so none waits out a lease.
-func (w *worker) finish() error {
-	w.d.stopping = true
-	if w.tok != nil {
-		defer w.tok.releaseSpare()
+func (d *dispatcher) finish() error {
+	d.stopping = true
+	if d.tok != nil {
+		defer d.tok.releaseSpare()
 	}
-	if w.q.c.nc.IsClosed() {
+	if d.q.c.nc.IsClosed() {
 		return nil
 	}
 	limit := time.NewTimer(2 * time.Second)
 	defer limit.Stop()
-	for w.d.open > 0 {
+	for d.open() > 0 {
 		select {
-		case m := <-w.pull.msgs:
-			w.arriveAll(m)
+		case m := <-d.pull.msgs:
+			d.arriveAll(m)
 		case <-limit.C:
 			return nil
 		}
 	}
-	for w.tok != nil && len(w.tok.msgs) > 0 {
-		w.tok.arrive(<-w.tok.msgs) // released by the deferred releaseSpare
+	for d.tok != nil && len(d.tok.msgs) > 0 {
+		d.tok.arrive(<-d.tok.msgs) // released by the deferred releaseSpare
 	}
 	return nil
 }

@@ -215,46 +215,46 @@ func (f *fairLevel) markAll() {
 }
 
 // markSub notes that sub-queue s of level l may hold jobs.
-func (w *worker) markSub(l int, s *subQueue, now int64) {
+func (d *dispatcher) markSub(l int, s *subQueue, now int64) {
 	s.gen.Add(1)
 	s.maybe.Store(true)
 	if s.ready.Load() {
-		w.mark(l, now)
+		d.levels[l].mark(now)
 	}
 }
 
 // clearSub notes that s had no job left when a request sent at its mark
 // generation gen (and the level's lgen) was answered; the level is clear
 // once none of its sub-queues may hold jobs.
-func (w *worker) clearSub(l int, s *subQueue, gen, lgen uint64) {
+func (d *dispatcher) clearSub(l int, s *subQueue, gen, lgen uint64) {
 	if s.gen.Load() == gen {
 		s.maybe.Store(false)
 		if s.gen.Load() != gen {
 			s.maybe.Store(true)
 		}
 	}
-	if !w.fair[l].any() {
-		w.clear(l, lgen)
+	if lv := &d.levels[l]; !lv.fair.any() {
+		lv.clear(lgen)
 	}
 }
 
 // fairBell marks the key of a new job of fair level l, from its bell.
-func (w *worker) fairBell(l int, subject string, now int64) {
-	f := w.fair[l]
-	s, added := f.sub(w.q.name, keyOf(subject))
+func (d *dispatcher) fairBell(l int, subject string, now int64) {
+	f := d.levels[l].fair
+	s, added := f.sub(d.q.name, keyOf(subject))
 	if added || !s.ready.Load() {
-		w.ensureKeyConsumer(l, s)
+		d.ensureKeyConsumer(l, s)
 	}
-	w.markSub(l, s, now)
+	d.markSub(l, s, now)
 }
 
 // ensureKeyConsumer queues the creation of s's consumer (once at a time).
-func (w *worker) ensureKeyConsumer(l int, s *subQueue) {
+func (d *dispatcher) ensureKeyConsumer(l int, s *subQueue) {
 	if s.key == "" || !s.creating.CompareAndSwap(false, true) {
 		return
 	}
 	select {
-	case w.keyMaker <- keyJob{l, s}:
+	case d.keyMaker <- keyJob{l, s}:
 	default:
 		s.creating.Store(false) // full: the next bell or poll asks again
 	}
@@ -309,7 +309,7 @@ type keyJob struct {
 // makeKeyConsumers creates (or binds to) the consumers of new keys until
 // ctx ends. It belongs to Work, which waits for it. jobs is never closed:
 // bells may still send to it (without blocking) while Work returns.
-func (w *worker) makeKeyConsumers(ctx context.Context, jobs <-chan keyJob) {
+func (d *dispatcher) makeKeyConsumers(ctx context.Context, jobs <-chan keyJob) {
 	for {
 		var kj keyJob
 		select {
@@ -317,9 +317,9 @@ func (w *worker) makeKeyConsumers(ctx context.Context, jobs <-chan keyJob) {
 		case <-ctx.Done():
 			return
 		}
-		cfg := keyConsumerConfig(w.q.name, kj.l, kj.s.key, w.q.cfg)
+		cfg := keyConsumerConfig(d.q.name, kj.l, kj.s.key, d.q.cfg)
 		err := provision(ctx, func(ctx context.Context) error {
-			_, err := w.q.c.js.CreateConsumer(ctx, levelStream(w.q.name, kj.l), cfg)
+			_, err := d.q.c.js.CreateConsumer(ctx, levelStream(d.q.name, kj.l), cfg)
 			if errors.Is(err, jetstream.ErrConsumerExists) {
 				return nil // made by another worker, perhaps with an older AckWait: used as it is
 			}
@@ -328,33 +328,31 @@ func (w *worker) makeKeyConsumers(ctx context.Context, jobs <-chan keyJob) {
 		kj.s.creating.Store(false)
 		if err != nil {
 			if ctx.Err() == nil {
-				w.log.Warn("queue: cannot create the consumer of a fairness key; retried on the next poll", "level", kj.l, "key", kj.s.key, "err", err)
+				d.log.Warn("queue: cannot create the consumer of a fairness key; retried on the next poll", "level", kj.l, "key", kj.s.key, "err", err)
 			}
 			continue
 		}
 		kj.s.ready.Store(true)
-		w.markSub(kj.l, kj.s, time.Now().UnixNano())
-		select {
-		case w.wake <- struct{}{}:
-		default:
-		}
+		d.markSub(kj.l, kj.s, time.Now().UnixNano())
+		d.poke()
 	}
 }
 
 // discoverKeys adds the keys with jobs already stored at each fair level
 // (one stream info request per level), before the first fetch.
-func (w *worker) discoverKeys(ctx context.Context) error {
-	for l, f := range w.fair {
+func (d *dispatcher) discoverKeys(ctx context.Context) error {
+	for l := range d.levels {
+		f := d.levels[l].fair
 		if f == nil {
 			continue
 		}
 		var subjects map[string]uint64
 		err := provision(ctx, func(ctx context.Context) error {
-			s, err := w.q.c.js.Stream(ctx, levelStream(w.q.name, l))
+			s, err := d.q.c.js.Stream(ctx, levelStream(d.q.name, l))
 			if err != nil {
 				return err
 			}
-			info, err := s.Info(ctx, jetstream.WithSubjectFilter(keySubjects(w.q.name, l)))
+			info, err := s.Info(ctx, jetstream.WithSubjectFilter(keySubjects(d.q.name, l)))
 			if err != nil {
 				return err
 			}
@@ -362,12 +360,12 @@ func (w *worker) discoverKeys(ctx context.Context) error {
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("queue %q: listing the fairness keys of level %d: %w", w.q.name, l, err)
+			return fmt.Errorf("queue %q: listing the fairness keys of level %d: %w", d.q.name, l, err)
 		}
 		for subj := range subjects {
-			s, _ := f.sub(w.q.name, keyOf(subj))
+			s, _ := f.sub(d.q.name, keyOf(subj))
 			s.maybe.Store(true)
-			w.ensureKeyConsumer(l, s)
+			d.ensureKeyConsumer(l, s)
 		}
 	}
 	return nil
@@ -375,8 +373,9 @@ func (w *worker) discoverKeys(ctx context.Context) error {
 
 // retryKeyConsumers asks again for consumers not ready (a poll), and for
 // the consumer of a key whose requests found none (removed as idle).
-func (w *worker) retryKeyConsumers() {
-	for l, f := range w.fair {
+func (d *dispatcher) retryKeyConsumers() {
+	for l := range d.levels {
+		f := d.levels[l].fair
 		if f == nil {
 			continue
 		}
@@ -385,7 +384,7 @@ func (w *worker) retryKeyConsumers() {
 		f.mu.Unlock()
 		for _, s := range ring {
 			if !s.ready.Load() {
-				w.ensureKeyConsumer(l, s)
+				d.ensureKeyConsumer(l, s)
 			}
 		}
 	}

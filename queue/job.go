@@ -55,7 +55,7 @@ type Job struct {
 	mu     sync.Mutex
 	result []byte
 
-	wk   *worker                  // the worker running it; nil for NewJob
+	wk   *executor                // the worker running it; nil for NewJob
 	prog atomic.Pointer[progress] // made by the first SetProgress
 }
 

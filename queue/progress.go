@@ -52,7 +52,7 @@ func (j *Job) SetProgress(done float64, message string) {
 		// Made on first use: a job that reports nothing costs nothing.
 		pr = &progress{}
 		if w := j.wk; w != nil && w.q.status != nil {
-			pr.every = w.o.ProgressInterval
+			pr.every = w.progressEvery
 			pr.write = func(p Progress) { w.writeProgress(j, p) }
 		}
 		if !j.prog.CompareAndSwap(nil, pr) {

@@ -110,15 +110,15 @@ func deliveryName(j *Job) string {
 // time is given back with a nak instead (which counts). Only the drain
 // calls it, for jobs whose flights it marked given, so nothing else acks
 // their messages.
-func (w *worker) handBack(jobs []*Job) {
+func (x *executor) handBack(jobs []*Job) {
 	if len(jobs) == 0 {
 		return
 	}
 	futs := make([]jetstream.PubAckFuture, len(jobs))
 	for i, j := range jobs {
-		f, err := w.q.c.js.PublishMsgAsync(copyOf(j, j.msg.Subject, "back-"+deliveryName(j)))
+		f, err := x.q.c.js.PublishMsgAsync(copyOf(j, j.msg.Subject, "back-"+deliveryName(j)))
 		if err != nil {
-			w.log.Warn("queue: storing a handed-back job failed; giving it back with a nak, which counts as an attempt", "id", j.ID, "err", err)
+			x.log.Warn("queue: storing a handed-back job failed; giving it back with a nak, which counts as an attempt", "id", j.ID, "err", err)
 			_ = j.msg.Nak()
 			continue
 		}
@@ -137,10 +137,10 @@ func (w *worker) handBack(jobs []*Job) {
 			stored[i] = true
 			continue
 		case err := <-f.Err():
-			w.log.Warn("queue: storing a handed-back job failed; giving it back with a nak, which counts as an attempt", "id", j.ID, "err", err)
+			x.log.Warn("queue: storing a handed-back job failed; giving it back with a nak, which counts as an attempt", "id", j.ID, "err", err)
 		case <-deadline.C:
 			deadline.Reset(0)
-			w.log.Warn("queue: storing a handed-back job not confirmed in time; giving it back with a nak, which counts as an attempt", "id", j.ID)
+			x.log.Warn("queue: storing a handed-back job not confirmed in time; giving it back with a nak, which counts as an attempt", "id", j.ID)
 		}
 		_ = j.msg.Nak()
 	}
@@ -148,8 +148,8 @@ func (w *worker) handBack(jobs []*Job) {
 	// commit for all): a crash then leaves a job twice, never not at all.
 	ctx, cancel := context.WithTimeout(context.Background(), handBackWait)
 	defer cancel()
-	if err := w.q.c.commit.wait(ctx); err != nil {
-		w.log.Warn("queue: handed-back jobs not confirmed on disk; giving them back with a nak, which counts as an attempt", "err", err)
+	if err := x.q.c.commit.wait(ctx); err != nil {
+		x.log.Warn("queue: handed-back jobs not confirmed on disk; giving them back with a nak, which counts as an attempt", "err", err)
 		for i, j := range jobs {
 			if stored[i] {
 				_ = j.msg.Nak()
@@ -162,7 +162,7 @@ func (w *worker) handBack(jobs []*Job) {
 			if err := j.msg.Term(); err != nil {
 				// The copy is stored; the original comes back after its
 				// lease, and runs again.
-				w.log.Warn("queue: term of a handed-back job failed; it may run twice", "id", j.ID, "err", err)
+				x.log.Warn("queue: term of a handed-back job failed; it may run twice", "id", j.ID, "err", err)
 			}
 		}
 	}
@@ -172,41 +172,41 @@ func (w *worker) handBack(jobs []*Job) {
 // and terminates the delivery. It returns nil once it acted on the snooze
 // (also when it dead-lettered the job for snoozing too often), or the
 // error to handle as a failed attempt instead.
-func (w *worker) snooze(j *Job, l int, seq uint64, d, took time.Duration) error {
+func (x *executor) snooze(j *Job, l int, seq uint64, d, took time.Duration) error {
 	if d <= 0 {
 		return fmt.Errorf("queue: Snooze(%v): the delay must be positive", d)
 	}
 	n, _ := strconv.Atoi(j.msg.Header.Get(hdrSnoozes))
 	n = max(n, 0) + 1
-	if n > w.q.cfg.MaxSnoozes {
-		w.deadLetter(j, l, seq, took, fmt.Errorf("snoozed %d times, the queue's MaxSnoozes; the next snooze dead-lettered it", n-1))
+	if n > x.q.cfg.MaxSnoozes {
+		x.deadLetter(j, l, seq, took, fmt.Errorf("snoozed %d times, the queue's MaxSnoozes; the next snooze dead-lettered it", n-1))
 		return nil
 	}
 	due := time.Now().Add(d)
 	m := copyOf(j, "", "snooze-"+deliveryName(j))
 	m.Header[hdrSnoozes] = []string{strconv.Itoa(n)}
-	scheduleAt(m, w.q.name, int(j.Priority), j.Key, j.ID, due)
+	scheduleAt(m, x.q.name, int(j.Priority), j.Key, j.ID, due)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := w.q.c.js.PublishMsg(ctx, m)
+	_, err := x.q.c.js.PublishMsg(ctx, m)
 	if err == nil {
 		// The copy on disk before the delivery is terminated.
-		err = w.q.c.commit.wait(ctx)
+		err = x.q.c.commit.wait(ctx)
 	}
 	if err != nil {
-		w.log.Warn("queue: storing a snoozed job failed; retrying it after the snooze with a nak, which counts as an attempt", "id", j.ID, "err", err)
+		x.log.Warn("queue: storing a snoozed job failed; retrying it after the snooze with a nak, which counts as an attempt", "id", j.ID, "err", err)
 		if nerr := j.msg.NakWithDelay(d); nerr != nil {
-			w.log.Warn("queue: nak failed; the job comes back after AckWait", "id", j.ID, "err", nerr)
+			x.log.Warn("queue: nak failed; the job comes back after AckWait", "id", j.ID, "err", nerr)
 		}
-		w.noteDue(due)
+		x.retryAt(due)
 		return nil
 	}
 	if err := j.msg.Term(); err != nil {
-		w.log.Warn("queue: term of a snoozed job failed; it may run before its snooze ends", "id", j.ID, "err", err)
+		x.log.Warn("queue: term of a snoozed job failed; it may run before its snooze ends", "id", j.ID, "err", err)
 	}
-	w.q.writeStatus(JobStatus{ID: j.ID, State: StateScheduled, Attempts: j.Attempt, Enqueued: j.EnqueuedAt, Due: due.UTC()})
-	if c := w.q.c; c.observed() {
-		c.emit(JobSnoozed{Queue: w.q.name, ID: j.ID, Priority: j.Priority, Attempt: j.Attempt, Until: due, Snoozes: n})
+	x.q.writeStatus(JobStatus{ID: j.ID, State: StateScheduled, Attempts: j.Attempt, Enqueued: j.EnqueuedAt, Due: due.UTC()})
+	if c := x.q.c; c.observed() {
+		c.emit(JobSnoozed{Queue: x.q.name, ID: j.ID, Priority: j.Priority, Attempt: j.Attempt, Until: due, Snoozes: n})
 	}
 	return nil
 }
