@@ -36,8 +36,14 @@
 //
 // Options.StoreDir, Sync and Listen configure the embedded server and are
 // refused with a URL. An external server's durability is its own config:
-// to fsync every write as the embedded server does, set
-// "jetstream { sync_interval: always }" on every server.
+// to have every write on disk before it is acknowledged, as the embedded
+// server's default does, set "jetstream { sync_interval: always }" on
+// every server. (The embedded server under Sync "always" gets there by a
+// group commit on Linux: it runs without per-write fsync, and an Enqueue
+// returns, an ack counts as confirmed, a dead letter or a handed-back copy
+// is relied on, only after one syncfs(2) of the store's file system that
+// started after the server acknowledged the write, shared by every write
+// waiting then. Elsewhere the server fsyncs each write itself.)
 //
 // Provider.Check (the host's readiness) and Provider.Status report the
 // connection state and, with an external server, whether the open queues'

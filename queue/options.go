@@ -24,9 +24,11 @@ type Options struct {
 	// Listen are refused (an external server's storage and fsync policy
 	// are its own config; set "jetstream { sync_interval: always }" on the
 	// servers for the embedded default's durability). With URL empty,
-	// StoreDir is required, Sync defaults to "always" (fsync every write
-	// before the publish is acknowledged; a duration such as "2m" is
-	// faster, but an OS crash can lose acknowledged jobs), Listen to
+	// StoreDir is required, Sync defaults to "always" (every write on disk
+	// before cloudrole confirms it: on Linux through a group commit, one
+	// syncfs(2) shared by every write waiting then, elsewhere an fsync per
+	// write by the server; a duration such as "2m" is faster, but an OS
+	// crash can lose acknowledged jobs), Listen to
 	// "127.0.0.1:-1" (a free loopback port; other hosts are refused, the
 	// embedded server has no authentication), and credentials are refused.
 	NATS
