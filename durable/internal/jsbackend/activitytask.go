@@ -1,0 +1,189 @@
+package jsbackend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/cschleiden/go-workflows/backend"
+	"github.com/cschleiden/go-workflows/backend/history"
+	"github.com/cschleiden/go-workflows/workflow"
+	"github.com/nats-io/nats.go"
+)
+
+// GetActivityTask returns the next activity task of queues, or nil if none
+// came before ctx ended. A task delivered again (its worker died, or lost
+// its lease) is skipped if its instance has moved on or the activity's
+// result is already in the log: a completed activity never runs twice.
+func (b *Backend) GetActivityTask(ctx context.Context, queues []workflow.Queue) (*backend.ActivityTask, error) {
+	qs := queueNames(queues)
+	for {
+		m, err := b.activities.get(ctx, qs)
+		if err != nil || m == nil {
+			return nil, err
+		}
+		t, err := b.claimActivityTask(ctx, m)
+		if err != nil {
+			_ = m.Nak()
+			return nil, err
+		}
+		if t != nil {
+			return t, nil
+		}
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+	}
+}
+
+func (b *Backend) claimActivityTask(ctx context.Context, m *nats.Msg) (*backend.ActivityTask, error) {
+	md, err := m.Metadata()
+	if err != nil {
+		return nil, fmt.Errorf("jsbackend: activity task: %w", err)
+	}
+	e, err := decodeEntry(m.Data)
+	if err != nil || e.Activity == nil {
+		_ = m.Term() // not an activity task: nothing will ever run it
+		return nil, nil
+	}
+	a := e.Activity
+	if md.NumDelivered > 1 {
+		done, err := b.activityDone(ctx, a, md.Sequence.Stream)
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			_ = m.Ack()
+			return nil, nil
+		}
+	}
+	id := strconv.FormatUint(md.Sequence.Stream, 10) + "." + strconv.FormatUint(md.NumDelivered, 10)
+	b.mu.Lock()
+	b.running[id] = &runningActivity{m: m, at: time.Now()}
+	b.sweepLocked()
+	b.mu.Unlock()
+	return &backend.ActivityTask{
+		ID:               id,
+		ActivityID:       a.Event.ID,
+		Queue:            workflow.Queue(a.Queue),
+		WorkflowInstance: a.Instance,
+		Event:            a.Event,
+	}, nil
+}
+
+// activityDone reports whether a redelivered activity need not run: its
+// execution is no longer running, or its result came after seq.
+func (b *Backend) activityDone(ctx context.Context, a *activityTask, seq uint64) (bool, error) {
+	s, _, _, err := b.execSnapshot(ctx, a.Instance)
+	if errors.Is(err, backend.ErrInstanceNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if s.finished() {
+		return true, nil
+	}
+	msgs, err := b.st.scan(ctx, b.n.events(a.Instance.InstanceID, a.Instance.ExecutionID), seq+1)
+	if err != nil {
+		return false, err
+	}
+	for _, m := range msgs {
+		if e, err := decodeEntry(m.Data); err == nil && e.ActivityID == a.Event.ID {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// sweepLocked forgets activity tasks handed out long ago and never
+// completed (a worker that gave up on one after its heartbeat failed):
+// their leases have run out and another worker has them.
+func (b *Backend) sweepLocked() {
+	if len(b.running) < 1024 {
+		return
+	}
+	cutoff := time.Now().Add(-2 * b.bopts.ActivityLockTimeout)
+	for id, r := range b.running {
+		if r.at.Before(cutoff) {
+			delete(b.running, id)
+		}
+	}
+}
+
+func (b *Backend) runningActivity(id string) *nats.Msg {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if r := b.running[id]; r != nil {
+		return r.m
+	}
+	return nil
+}
+
+// ExtendActivityTask renews the task's lease.
+func (b *Backend) ExtendActivityTask(_ context.Context, task *backend.ActivityTask) error {
+	m := b.runningActivity(task.ID)
+	if m == nil {
+		return fmt.Errorf("jsbackend: activity task %s is not running here", task.ID)
+	}
+	return m.InProgress()
+}
+
+// CompleteActivityTask delivers the activity's result to its execution
+// and acknowledges the task. The result carries the activity's ID as its
+// message ID, so a second result (a redelivered task that ran again after
+// a crash before the acknowledgement) is dropped by the server, and
+// repeats beyond the duplicate window by GetWorkflowTask.
+func (b *Backend) CompleteActivityTask(ctx context.Context, task *backend.ActivityTask, result *history.Event) error {
+	m := b.runningActivity(task.ID)
+	e, err := b.activityEntry(m)
+	if err != nil {
+		return err
+	}
+	queue := e.WorkflowQueue
+	err = b.deliver(ctx, task.WorkflowInstance, queue, result, "a."+task.ActivityID, task.ActivityID)
+	if errors.Is(err, errTooLarge) {
+		// The result cannot be stored: the workflow gets a failure that
+		// says why, instead of the activity running again forever.
+		result = history.NewPendingEvent(time.Now(), history.EventType_ActivityFailed, &history.ActivityFailedAttributes{
+			Error: tooLargeError(fmt.Sprintf("result of activity %s", activityName(task.Event)), err),
+		}, history.ScheduleEventID(result.ScheduleEventID))
+		err = b.deliver(ctx, task.WorkflowInstance, queue, result, "a."+task.ActivityID, task.ActivityID)
+	}
+	if err != nil {
+		return err
+	}
+	if m != nil {
+		_ = m.Ack()
+		b.mu.Lock()
+		delete(b.running, task.ID)
+		b.mu.Unlock()
+	}
+	return nil
+}
+
+func (b *Backend) activityEntry(m *nats.Msg) (*activityTask, error) {
+	if m == nil {
+		return nil, errors.New("jsbackend: the activity task is not running here (not fetched by this backend, or already completed)")
+	}
+	e, err := decodeEntry(m.Data)
+	if err != nil || e.Activity == nil {
+		return nil, fmt.Errorf("jsbackend: activity task: bad message: %v", err)
+	}
+	return e.Activity, nil
+}
+
+func activityName(ev *history.Event) string {
+	if a, ok := ev.Attributes.(*history.ActivityScheduledAttributes); ok {
+		return a.Name
+	}
+	return "?"
+}
+
+// tooLargeError is a workflow error for a payload the server refused.
+func tooLargeError(what string, err error) *workflow.Error {
+	werr, _ := workflow.NewPermanentError(fmt.Errorf("%s is too large to store: %w", what, err)).(*workflow.Error)
+	return werr
+}

@@ -1,0 +1,104 @@
+package jsbackend
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/cschleiden/go-workflows/backend/history"
+	"github.com/cschleiden/go-workflows/backend/metadata"
+	"github.com/cschleiden/go-workflows/core"
+)
+
+// entry is the JSON body of every message the backend writes; which
+// fields are set depends on the kind (see names).
+type entry struct {
+	Instance string `json:"i"`
+	Exec     string `json:"x"`
+	// Snap is the instance's state as of this message (kind m only).
+	Snap *snapshot `json:"s,omitempty"`
+	// Commit identifies the CompleteWorkflowTask call that wrote a commit,
+	// so a retry after a lost reply recognises its own write.
+	Commit string `json:"c,omitempty"`
+	// Events are delivered to the execution: they become a workflow
+	// task's NewEvents.
+	Events []*history.Event `json:"ev,omitempty"`
+	// History is what a workflow task executed, in order, with sequence
+	// IDs: the execution's history is the concatenation of its commits'.
+	History []*history.Event `json:"h,omitempty"`
+	// Activity is the activity task this message carries.
+	Activity *activityTask `json:"a,omitempty"`
+	// ActivityID, on an activity's result, names the activity answered.
+	ActivityID string `json:"aid,omitempty"`
+}
+
+// activityTask is what an activity worker needs.
+type activityTask struct {
+	Instance      *core.WorkflowInstance `json:"wi"`
+	Queue         string                 `json:"q"`
+	WorkflowQueue string                 `json:"wq"`
+	Event         *history.Event         `json:"e"`
+}
+
+// snapshot is an instance's state. Every snapshot-bearing message carries
+// a whole one, so the last such message of an instance is its state and
+// the last such message of an execution is that execution's.
+type snapshot struct {
+	// Instance is the current execution, with its parent if a sub-workflow.
+	Instance    *core.WorkflowInstance     `json:"wi"`
+	Queue       string                     `json:"q"`
+	Name        string                     `json:"n,omitempty"`
+	ParentQueue string                     `json:"pq,omitempty"`
+	State       core.WorkflowInstanceState `json:"st"`
+	CreatedAt   time.Time                  `json:"ca"`
+	CompletedAt *time.Time                 `json:"co,omitempty"`
+	Metadata    *metadata.WorkflowMetadata `json:"md,omitempty"`
+	// LastSeqID is the sequence ID of the last event in the history.
+	LastSeqID int64 `json:"ls,omitempty"`
+	// Cursor is the stream sequence up to which the execution's events
+	// have been given to a workflow task.
+	Cursor uint64 `json:"cu,omitempty"`
+	// Queued: a workflow task is due or running. Its message is Task, or
+	// this message if Task is 0.
+	Queued bool   `json:"qd,omitempty"`
+	Task   uint64 `json:"tk,omitempty"`
+	// Start is the stream sequence of the execution's first message, or 0
+	// for this message.
+	Start uint64 `json:"sq,omitempty"`
+	// Terminated is the reason given to Terminate, if it ended the
+	// execution.
+	Terminated string `json:"tr,omitempty"`
+}
+
+// resolve fills in the fields that refer to "this message" (0) with seq,
+// the sequence of the message the snapshot was read from, so the snapshot
+// can be copied into another message.
+func (s *snapshot) resolve(seq uint64) {
+	if s.Queued && s.Task == 0 {
+		s.Task = seq
+	}
+	if s.Start == 0 {
+		s.Start = seq
+	}
+}
+
+// clone returns a copy that can be changed without touching s.
+func (s *snapshot) clone() *snapshot {
+	c := *s
+	if s.CompletedAt != nil {
+		t := *s.CompletedAt
+		c.CompletedAt = &t
+	}
+	return &c
+}
+
+func (s *snapshot) finished() bool {
+	return s.State == core.WorkflowInstanceStateFinished || s.State == core.WorkflowInstanceStateContinuedAsNew
+}
+
+func decodeEntry(data []byte) (*entry, error) {
+	var e entry
+	if err := json.Unmarshal(data, &e); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}

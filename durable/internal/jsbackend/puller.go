@@ -1,0 +1,331 @@
+package jsbackend
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// puller takes one task at a time from the first of several queue
+// consumers that has one, as GetWorkflowTask and GetActivityTask must:
+// a worker asks for its queues together and waits until any has work.
+//
+// A call sends one pull request for a single message to each queue's
+// consumer, each on its own lane (an inbox subscription: the server puts
+// the stored subject, not the inbox, on a delivery, so only the
+// subscription tells which request a delivery answers), and returns the
+// first delivery. The other requests stay open until they expire; what
+// they deliver after the call returned is kept (stashed) for the next
+// call that asks for that queue, so no message waits for its lease to run
+// out. A janitor releases (naks) stashed messages nobody took within
+// maxStash, and forgets lanes whose request the server never answered (a
+// reconnect drops open pull requests).
+type puller struct {
+	nc       *nats.Conn
+	stream   string
+	consumer func(queue string) string
+	maxWait  time.Duration
+	maxStash time.Duration
+
+	in      chan *nats.Msg
+	closing chan struct{} // closed when close begins: waiting calls return
+	stop    chan struct{} // closed when the router should end
+	done    chan struct{} // closed when it has
+	changed chan struct{} // poked when a request ends, for close
+
+	mu     sync.Mutex
+	lanes  map[*nats.Subscription]*lane
+	free   []*lane
+	stash  map[string][]stashed
+	closed bool
+}
+
+type lane struct {
+	inbox   string
+	sub     *nats.Subscription
+	queue   string
+	w       *waiter // nil once the waiter is served or gone
+	busy    bool    // a request is open
+	expires time.Time
+}
+
+type stashed struct {
+	m  *nats.Msg
+	at time.Time
+}
+
+type waiter struct {
+	ch      chan *nats.Msg // gets one message, or nil when every lane came back empty
+	pending int
+	done    bool
+}
+
+func newPuller(nc *nats.Conn, stream string, consumer func(string) string, maxWait, maxStash time.Duration) *puller {
+	p := &puller{
+		nc: nc, stream: stream, consumer: consumer, maxWait: maxWait, maxStash: maxStash,
+		in:      make(chan *nats.Msg, 1024),
+		closing: make(chan struct{}),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+		changed: make(chan struct{}, 1),
+		lanes:   map[*nats.Subscription]*lane{},
+		stash:   map[string][]stashed{},
+	}
+	go p.route()
+	return p
+}
+
+// get returns the next message of any of queues, or nil when none came
+// before ctx ended or maxWait passed.
+func (p *puller) get(ctx context.Context, queues []string) (*nats.Msg, error) {
+	wait := p.maxWait
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl)-5*time.Millisecond)
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, errClosed
+	}
+	if m := p.takeStashLocked(queues); m != nil {
+		p.mu.Unlock()
+		return m, nil
+	}
+	if wait < 2*time.Millisecond || ctx.Err() != nil {
+		p.mu.Unlock()
+		return nil, nil
+	}
+	w := &waiter{ch: make(chan *nats.Msg, 1), pending: len(queues)}
+	lanes := make([]*lane, 0, len(queues))
+	for _, q := range queues {
+		l, err := p.laneLocked()
+		if err != nil {
+			p.mu.Unlock()
+			return nil, err
+		}
+		l.queue, l.w, l.busy, l.expires = q, w, true, time.Now().Add(wait+5*time.Second)
+		lanes = append(lanes, l)
+	}
+	p.mu.Unlock()
+
+	req := []byte(`{"batch":1,"expires":` + strconv.FormatInt(int64(wait), 10) + `}`)
+	for _, l := range lanes {
+		if err := p.nc.PublishRequest("$JS.API.CONSUMER.MSG.NEXT."+p.stream+"."+p.consumer(l.queue), l.inbox, req); err != nil {
+			p.mu.Lock()
+			p.finishLocked(l, nil)
+			p.mu.Unlock()
+		}
+	}
+	select {
+	case m := <-w.ch:
+		return m, nil
+	case <-ctx.Done():
+	case <-p.closing:
+	}
+	p.mu.Lock()
+	w.done = true
+	p.mu.Unlock()
+	select {
+	case m := <-w.ch: // served while giving up
+		return m, nil
+	default:
+	}
+	return nil, nil
+}
+
+// takeStashLocked pops the oldest stashed message of queues.
+func (p *puller) takeStashLocked(queues []string) *nats.Msg {
+	for _, q := range queues {
+		if s := p.stash[q]; len(s) > 0 {
+			m := s[0].m
+			if len(s) == 1 {
+				delete(p.stash, q)
+			} else {
+				p.stash[q] = s[1:]
+			}
+			return m
+		}
+	}
+	return nil
+}
+
+func (p *puller) laneLocked() (*lane, error) {
+	if n := len(p.free); n > 0 {
+		l := p.free[n-1]
+		p.free = p.free[:n-1]
+		return l, nil
+	}
+	inbox := p.nc.NewInbox()
+	sub, err := p.nc.ChanSubscribe(inbox, p.in)
+	if err != nil {
+		return nil, err
+	}
+	l := &lane{inbox: inbox, sub: sub}
+	p.lanes[sub] = l
+	return l, nil
+}
+
+// finishLocked ends l's request, with m delivered or nil, and frees l.
+func (p *puller) finishLocked(l *lane, m *nats.Msg) {
+	w, q := l.w, l.queue
+	l.w, l.busy = nil, false
+	p.free = append(p.free, l)
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
+	if m != nil {
+		if w != nil && !w.done {
+			w.done = true
+			w.ch <- m
+			return
+		}
+		p.stash[q] = append(p.stash[q], stashed{m, time.Now()})
+		return
+	}
+	if w != nil && !w.done {
+		w.pending--
+		if w.pending == 0 {
+			w.done = true
+			w.ch <- nil
+		}
+	}
+}
+
+// route hands deliveries to their lane's caller or the stash.
+func (p *puller) route() {
+	defer close(p.done)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+			p.janitor()
+		case m := <-p.in:
+			p.mu.Lock()
+			l := p.lanes[m.Sub]
+			if l == nil || !l.busy {
+				p.mu.Unlock()
+				if m.Reply != "" && m.Header.Get("Status") == "" {
+					_ = m.Nak()
+				}
+				continue
+			}
+			if m.Header.Get("Status") != "" { // 404, 408, 409, 503: no message for this request
+				p.finishLocked(l, nil)
+			} else {
+				p.finishLocked(l, m)
+			}
+			p.mu.Unlock()
+		}
+	}
+}
+
+func (p *puller) janitor() {
+	now := time.Now()
+	var release []*nats.Msg
+	p.mu.Lock()
+	for q, s := range p.stash {
+		keep := s[:0]
+		for _, e := range s {
+			if now.Sub(e.at) > p.maxStash {
+				release = append(release, e.m)
+			} else {
+				keep = append(keep, e)
+			}
+		}
+		if len(keep) == 0 {
+			delete(p.stash, q)
+		} else {
+			p.stash[q] = keep
+		}
+	}
+	for sub, l := range p.lanes {
+		if l.busy && now.After(l.expires) {
+			// Never answered: give the lane up, its waiter one less.
+			delete(p.lanes, sub)
+			_ = sub.Unsubscribe()
+			if l.w != nil && !l.w.done {
+				l.w.pending--
+				if l.w.pending == 0 {
+					l.w.done = true
+					l.w.ch <- nil
+				}
+			}
+		}
+	}
+	p.mu.Unlock()
+	for _, m := range release {
+		_ = m.Nak()
+	}
+}
+
+// close stops the puller and releases every message it holds. It first
+// lets open requests end (they expire within maxWait), releasing what they
+// deliver, so no message is left to wait out its lease.
+func (p *puller) close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	p.mu.Unlock()
+	close(p.closing)
+	deadline := time.NewTimer(p.maxWait + time.Second)
+	defer deadline.Stop()
+	for {
+		p.mu.Lock()
+		busy := 0
+		for _, l := range p.lanes {
+			if l.busy {
+				busy++
+			}
+		}
+		p.mu.Unlock()
+		if busy == 0 {
+			break
+		}
+		select {
+		case <-p.changed:
+			continue
+		case <-deadline.C:
+		}
+		break
+	}
+	close(p.stop)
+	<-p.done
+	p.mu.Lock()
+	var release []*nats.Msg
+	for _, s := range p.stash {
+		for _, e := range s {
+			release = append(release, e.m)
+		}
+	}
+	p.stash = map[string][]stashed{}
+	for sub := range p.lanes {
+		_ = sub.Unsubscribe()
+	}
+	p.lanes = map[*nats.Subscription]*lane{}
+	p.free = nil
+	p.mu.Unlock()
+drain:
+	for {
+		select {
+		case m := <-p.in:
+			if m.Reply != "" && m.Header.Get("Status") == "" {
+				release = append(release, m)
+			}
+		default:
+			break drain
+		}
+	}
+	for _, m := range release {
+		_ = m.Nak()
+	}
+}
