@@ -128,6 +128,9 @@ func suite(t *testing.T, nc *nats.Conn, replicas int) (func(...backend.BackendOp
 		if err != nil {
 			t.Fatalf("backend: %v", err)
 		}
+		if got := b.st.direct; got != (replicas == 1) {
+			t.Fatalf("%d replicas: reads by direct get = %v", replicas, got)
+		}
 		return b
 	}
 	teardown := func(tb test.TestBackend) {
