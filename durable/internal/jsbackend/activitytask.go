@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -50,7 +51,7 @@ func (b *Backend) claimActivityTask(ctx context.Context, m *nats.Msg) (*backend.
 	}
 	a := e.Activity
 	if md.NumDelivered > 1 {
-		done, err := b.activityDone(ctx, a, md.Sequence.Stream)
+		done, err := b.activityDone(ctx, a)
 		if err != nil {
 			return nil, err
 		}
@@ -74,8 +75,8 @@ func (b *Backend) claimActivityTask(ctx context.Context, m *nats.Msg) (*backend.
 }
 
 // activityDone reports whether a redelivered activity need not run: its
-// execution is no longer running, or its result came after seq.
-func (b *Backend) activityDone(ctx context.Context, a *activityTask, seq uint64) (bool, error) {
+// execution is no longer running, or its result is in already.
+func (b *Backend) activityDone(ctx context.Context, a *activityTask) (bool, error) {
 	s, _, _, err := b.execSnapshot(ctx, a.Instance)
 	if errors.Is(err, backend.ErrInstanceNotFound) {
 		return true, nil
@@ -83,19 +84,7 @@ func (b *Backend) activityDone(ctx context.Context, a *activityTask, seq uint64)
 	if err != nil {
 		return false, err
 	}
-	if s.finished() {
-		return true, nil
-	}
-	msgs, err := b.st.scan(ctx, b.n.events(a.Instance.InstanceID, a.Instance.ExecutionID), seq+1)
-	if err != nil {
-		return false, err
-	}
-	for _, m := range msgs {
-		if e, err := decodeEntry(m.Data); err == nil && e.ActivityID == a.Event.ID {
-			return true, nil
-		}
-	}
-	return false, nil
+	return s.finished() || !slices.Contains(s.Activities, a.Event.ID), nil
 }
 
 // sweepLocked forgets activity tasks handed out long ago and never
@@ -131,36 +120,35 @@ func (b *Backend) ExtendActivityTask(_ context.Context, task *backend.ActivityTa
 	return m.InProgress()
 }
 
-// CompleteActivityTask delivers the activity's result to its execution
-// and acknowledges the task. The result carries the activity's ID as its
-// message ID, so a second result (a redelivered task that ran again after
-// a crash before the acknowledgement) is dropped by the server, and
-// repeats beyond the duplicate window by GetWorkflowTask.
+// CompleteActivityTask adds the activity's result to its execution's
+// pending events and acknowledges the task. The result is accepted only
+// while the execution awaits it (its snapshot lists the activity), so a
+// second result (a redelivered task that ran again after a crash before
+// the acknowledgement, or after its lease ran out) is dropped.
 func (b *Backend) CompleteActivityTask(ctx context.Context, task *backend.ActivityTask, result *history.Event) error {
 	m := b.runningActivity(task.ID)
-	e, err := b.activityEntry(m)
+	a, err := b.activityEntry(m)
 	if err != nil {
 		return err
 	}
-	queue := e.WorkflowQueue
-	err = b.deliver(ctx, task.WorkflowInstance, queue, result, "a."+task.ActivityID, task.ActivityID)
+	inst := task.WorkflowInstance
+	opts := appendOpts{msgID: "a." + task.ActivityID, activity: task.ActivityID}
+	err = b.appendEvents(ctx, inst.InstanceID, inst.ExecutionID, []*history.Event{result}, opts)
 	if errors.Is(err, errTooLarge) {
 		// The result cannot be stored: the workflow gets a failure that
 		// says why, instead of the activity running again forever.
 		result = history.NewPendingEvent(time.Now(), history.EventType_ActivityFailed, &history.ActivityFailedAttributes{
-			Error: tooLargeError(fmt.Sprintf("result of activity %s", activityName(task.Event)), err),
+			Error: tooLargeError(fmt.Sprintf("the result of activity %s", activityName(a.Event)), err),
 		}, history.ScheduleEventID(result.ScheduleEventID))
-		err = b.deliver(ctx, task.WorkflowInstance, queue, result, "a."+task.ActivityID, task.ActivityID)
+		err = b.appendEvents(ctx, inst.InstanceID, inst.ExecutionID, []*history.Event{result}, opts)
 	}
 	if err != nil {
 		return err
 	}
-	if m != nil {
-		_ = m.Ack()
-		b.mu.Lock()
-		delete(b.running, task.ID)
-		b.mu.Unlock()
-	}
+	_ = m.Ack()
+	b.mu.Lock()
+	delete(b.running, task.ID)
+	b.mu.Unlock()
 	return nil
 }
 

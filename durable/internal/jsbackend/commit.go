@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cschleiden/go-workflows/backend"
@@ -30,12 +31,15 @@ type completion struct {
 }
 
 // CompleteWorkflowTask checkpoints a workflow task in one write: the
-// executed events (history), the new snapshot (state, cursor, queue
-// state), and the task's effects (activity tasks, timer schedules and
-// cancellations, events to and starts of other instances) are one message
-// or one atomic batch, stored only if the instance's log still ends where
-// the task read it. A crash before the write leaves the old state (the
-// task is delivered again after its lease); after it, the new one.
+// executed events (history), the new snapshot (state, the events still
+// pending, queue state), and the task's effects (activity tasks, timer
+// schedules and cancellations, events to other instances, the start of a
+// child or of the next execution, each itself a compare-and-set on the
+// other instance's log) go in one message or, when there is more than
+// one, in one JetStream atomic batch, stored only if the instance's log
+// still ends where the task read it. A crash before the write leaves the
+// old state (the task is delivered again after its lease); after it, the
+// new one.
 func (b *Backend) CompleteWorkflowTask(
 	ctx context.Context, task *backend.WorkflowTask, state core.WorkflowInstanceState,
 	executedEvents, activityEvents, timerEvents []*history.Event, workflowEvents []*history.WorkflowEvent,
@@ -47,9 +51,9 @@ func (b *Backend) CompleteWorkflowTask(
 	c := &completion{task: task, d: d, state: state, executed: executedEvents, activities: activityEvents,
 		timers: timerEvents, events: workflowEvents, id: newID()}
 	inst := task.WorkflowInstance.InstanceID
-	expect, queued := d.last, false
+	v := d.v
 	for attempt := 0; ; attempt++ {
-		msgs, err := b.buildCommit(ctx, c, expect, queued)
+		msgs, err := b.buildCommit(ctx, c, v)
 		if err != nil {
 			return err
 		}
@@ -60,35 +64,18 @@ func (b *Backend) CompleteWorkflowTask(
 		if errors.Is(err, errTooLarge) || attempt >= maxAttempts {
 			return fmt.Errorf("jsbackend: complete workflow task of %q: %w", inst, err)
 		}
-		// Lost a race, or no answer: see what the log holds now.
-		later, rerr := b.st.scan(ctx, b.n.log(inst), expect+1)
+		// Lost a race (events came in), or no answer: read the log again.
+		nv, mine, rerr := b.afterConflict(ctx, c)
 		if rerr != nil {
-			return fmt.Errorf("jsbackend: complete workflow task of %q: %w (then: %v)", inst, err, rerr)
-		}
-		mine := false
-	scan:
-		for _, m := range later {
-			expect = max(expect, m.Seq)
-			ls, perr := b.n.parse(m.Subject)
-			if perr != nil {
-				continue
-			}
-			switch {
-			case ls.kind == "m":
-				e, derr := decodeEntry(m.Data)
-				if derr == nil && e.Commit == c.id {
-					mine = true
-					break scan
-				}
+			if errors.Is(rerr, errLost) {
 				_ = d.msg.Ack()
-				return fmt.Errorf("jsbackend: complete workflow task of %q: %w", inst, errLost)
-			case ls.kind == "v" && ls.exec == task.WorkflowInstance.ExecutionID:
-				queued = true // events came in meanwhile: stay queued for them
 			}
+			return fmt.Errorf("jsbackend: complete workflow task of %q: %w (after: %v)", inst, rerr, err)
 		}
 		if mine {
 			break
 		}
+		v = nv
 		if err := backoff(ctx, attempt); err != nil {
 			return err
 		}
@@ -102,25 +89,41 @@ func (b *Backend) CompleteWorkflowTask(
 	return nil
 }
 
-// buildCommit returns the messages of a commit whose instance log ends at
-// expect. queued: events arrived after the task read its own, so the
-// commit stays the instance's current task.
-func (b *Backend) buildCommit(ctx context.Context, c *completion, expect uint64, queued bool) ([]*nats.Msg, error) {
+// afterConflict reads the instance again after a commit failed: mine if
+// the commit was stored after all (its answer was lost), errLost if the
+// instance moved on (another commit, a termination), otherwise the view to
+// build the commit on (events were added meanwhile).
+func (b *Backend) afterConflict(ctx context.Context, c *completion) (*view, bool, error) {
+	wi := c.task.WorkflowInstance
+	v, err := b.loadView(ctx, wi.InstanceID, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	if v.snap == nil {
+		return nil, false, errLost // removed
+	}
+	if v.entry.Commit == c.id {
+		return nil, true, nil
+	}
+	// Another commit, not just events added, or a task that is no longer
+	// current: the instance moved on.
+	if v.snapSeq != c.d.snapSeq && v.entry.History != nil || !v.currentTask(c.d.task) || v.snap.Instance.ExecutionID != wi.ExecutionID {
+		return nil, false, errLost
+	}
+	return v, false, nil
+}
+
+// buildCommit returns the messages of a commit on top of v.
+func (b *Backend) buildCommit(ctx context.Context, c *completion, v *view) ([]*nats.Msg, error) {
 	wi := c.task.WorkflowInstance
 	inst, exec := wi.InstanceID, wi.ExecutionID
-	s := c.d.snap.clone()
-	s.Cursor = c.d.cursor
+	s := v.next()
+	// Events added after the task read its own stay pending.
+	s.Pending = slices.Clone(s.Pending[min(c.d.consumed, len(s.Pending)):])
 	if n := len(c.executed); n > 0 {
 		s.LastSeqID = c.executed[n-1].SequenceID
 	}
 	s.State = c.state
-	finished := s.finished()
-	if finished {
-		now := time.Now().UTC()
-		s.CompletedAt = &now
-		queued = false
-	}
-	s.Queued, s.Task = queued, 0
 
 	acts := make([]*activityTask, 0, len(c.activities))
 	for _, ev := range c.activities {
@@ -133,24 +136,45 @@ func (b *Backend) buildCommit(ctx context.Context, c *completion, expect uint64,
 			q = s.Queue
 		}
 		acts = append(acts, &activityTask{Instance: wi, Queue: q, WorkflowQueue: s.Queue, Event: ev})
+		s.Activities = append(s.Activities, ev.ID)
 	}
+	for _, ev := range c.timers {
+		s.Timers = append(s.Timers, ev.ScheduleEventID)
+	}
+	for _, ev := range c.executed {
+		if ev.Type == history.EventType_TimerCanceled {
+			s.Timers, _ = remove(s.Timers, ev.ScheduleEventID)
+		}
+	}
+
+	others, selfEvents, err := b.workflowEventMsgs(ctx, c, s)
+	if err != nil {
+		return nil, err
+	}
+	s.Pending = append(s.Pending, selfEvents...)
+
+	if s.finished() {
+		now := time.Now().UTC()
+		s.CompletedAt = &now
+		s.Pending, s.Activities, s.Timers = nil, nil, nil
+	}
+	s.Queued, s.Task = !s.finished() && len(s.Pending) > 0, 0
 
 	commit := &entry{Instance: inst, Exec: exec, Snap: s, Commit: c.id, History: c.executed}
 	route := routeNone()
 	switch {
-	case queued:
+	case s.Queued:
 		route = routeTask(s.Queue)
 	case len(acts) == 1:
-		// The common step of a workflow: the commit is its activity's task.
+		// The usual step of a workflow: the commit is its activity's task.
 		route, commit.Activity = routeActivity(acts[0].Queue), acts[0]
 		acts = nil
 	}
-	first, err := b.casMsg(b.n.commit(inst, exec, route), inst, expect, commit)
+	first, err := b.casMsg(b.n.commit(inst, exec, route), inst, v.last, commit)
 	if err != nil {
 		return nil, err
 	}
 	msgs := []*nats.Msg{first}
-
 	for _, a := range acts {
 		m, err := b.plainMsg(b.n.activity(inst, exec, a.Queue), &entry{Instance: inst, Exec: exec, Activity: a})
 		if err != nil {
@@ -170,18 +194,16 @@ func (b *Backend) buildCommit(ctx context.Context, c *completion, expect uint64,
 			msgs = append(msgs, b.cancelTimerMsg(wi, ev.ScheduleEventID))
 		}
 	}
-	others, err := b.workflowEventMsgs(ctx, c, s, expect)
-	if err != nil {
-		return nil, err
-	}
 	return append(msgs, others...), nil
 }
 
 // workflowEventMsgs turns the events a task sends to workflow instances
-// into messages: the start of a new execution (ContinueAsNew), of a child
-// (a compare-and-set on its log, or a failure event back to this instance
-// if it already runs), and events to running executions.
-func (b *Backend) workflowEventMsgs(ctx context.Context, c *completion, s *snapshot, expect uint64) ([]*nats.Msg, error) {
+// into messages: the start of the next execution (ContinueAsNew), of a
+// child (a compare-and-set on its log), and events added to running
+// executions (a compare-and-set each). Events for this execution itself
+// (a child that could not start because one with its ID runs) are
+// returned to go into its own snapshot.
+func (b *Backend) workflowEventMsgs(ctx context.Context, c *completion, s *snapshot) ([]*nats.Msg, []*history.Event, error) {
 	wi := c.task.WorkflowInstance
 	inst, exec := wi.InstanceID, wi.ExecutionID
 	type target struct{ inst, exec string }
@@ -195,14 +217,8 @@ func (b *Backend) workflowEventMsgs(ctx context.Context, c *completion, s *snaps
 		groups[t] = append(groups[t], we)
 	}
 	var msgs []*nats.Msg
+	var self []*history.Event
 	starting := map[string]bool{} // instance IDs started in this batch
-	self := func(ev *history.Event) error {
-		m, err := b.plainMsg(b.n.event(inst, exec, s.Queue), &entry{Instance: inst, Exec: exec, Events: []*history.Event{ev}})
-		if err == nil {
-			msgs = append(msgs, m)
-		}
-		return err
-	}
 	for _, t := range order {
 		g := groups[t]
 		target := g[0].WorkflowInstance
@@ -213,76 +229,64 @@ func (b *Backend) workflowEventMsgs(ctx context.Context, c *completion, s *snaps
 		if events[0].Type == history.EventType_WorkflowExecutionStarted {
 			a, ok := events[0].Attributes.(*history.ExecutionStartedAttributes)
 			if !ok {
-				return nil, fmt.Errorf("jsbackend: %q started %q with an event of type %v", inst, t.inst, events[0].Type)
+				return nil, nil, fmt.Errorf("jsbackend: %q started %q with an event of type %v", inst, t.inst, events[0].Type)
 			}
 			q := string(a.Queue)
 			if q == "" {
 				q = s.Queue
 			}
+			ns := newSnapshot(target, q, a, events[0])
+			ns.Pending = events
 			if t.inst == inst {
 				// ContinueAsNew: the next execution, in this log, after the commit.
-				ns := newSnapshot(target, q, a, expect)
 				ns.ParentQueue = s.ParentQueue
-				m, err := b.plainMsg(b.n.start(inst, t.exec, q), &entry{Instance: inst, Exec: t.exec, Snap: ns, Events: events})
+				m, err := b.plainMsg(b.n.start(inst, t.exec, q), &entry{Instance: inst, Exec: t.exec, Snap: ns, Commit: c.id})
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				msgs = append(msgs, m)
 				starting[inst] = true
 				continue
 			}
-			cexpect, csnap, err := b.latest(ctx, t.inst)
+			cv, err := b.loadView(ctx, t.inst, nil)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			if starting[t.inst] || csnap != nil && csnap.State == core.WorkflowInstanceStateActive {
+			if starting[t.inst] || cv.active("") {
 				werr, _ := workflow.NewError(backend.ErrInstanceAlreadyExists).(*workflow.Error)
-				if err := self(history.NewPendingEvent(time.Now(), history.EventType_SubWorkflowFailed,
-					&history.SubWorkflowFailedAttributes{Error: werr}, history.ScheduleEventID(target.ParentEventID))); err != nil {
-					return nil, err
-				}
+				self = append(self, history.NewPendingEvent(time.Now(), history.EventType_SubWorkflowFailed,
+					&history.SubWorkflowFailedAttributes{Error: werr}, history.ScheduleEventID(target.ParentEventID)))
 				continue
 			}
-			ns := newSnapshot(target, q, a, cexpect)
 			ns.ParentQueue = s.Queue
-			m, err := b.casMsg(b.n.start(t.inst, t.exec, q), t.inst, cexpect, &entry{Instance: t.inst, Exec: t.exec, Snap: ns, Events: events})
+			m, err := b.casMsg(b.n.start(t.inst, t.exec, q), t.inst, cv.last, &entry{Instance: t.inst, Exec: t.exec, Snap: ns})
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			msgs = append(msgs, m)
 			starting[t.inst] = true
 			continue
 		}
 		if t.inst == inst && t.exec == exec {
-			for _, ev := range events {
-				if err := self(ev); err != nil {
-					return nil, err
-				}
-			}
+			self = append(self, events...)
 			continue
 		}
-		ts, _, _, err := b.execSnapshot(ctx, target)
-		if errors.Is(err, backend.ErrInstanceNotFound) {
-			continue // gone: nobody to tell
-		}
+		tv, err := b.loadView(ctx, t.inst, nil)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if ts.State != core.WorkflowInstanceStateActive {
-			continue
+		m, _, _, err := b.appendMsg(tv, t.exec, events, appendOpts{})
+		if err != nil {
+			return nil, nil, err
 		}
-		for _, ev := range events {
-			m, err := b.plainMsg(b.n.event(t.inst, t.exec, ts.Queue), &entry{Instance: t.inst, Exec: t.exec, Events: []*history.Event{ev}})
-			if err != nil {
-				return nil, err
-			}
+		if m != nil { // nil: the target is gone or done, nobody to tell
 			msgs = append(msgs, m)
 		}
 	}
-	return msgs, nil
+	return msgs, self, nil
 }
 
-// timerMsg is a timer's schedule: the server itself publishes the fired
+// timerMsg is a timer's schedule: the server itself stores the fired
 // event into the execution's log at the due time, so timers need no
 // process of ours to keep them and survive every restart.
 func (b *Backend) timerMsg(wi *core.WorkflowInstance, queue string, ev *history.Event) (*nats.Msg, error) {
@@ -296,7 +300,7 @@ func (b *Backend) timerMsg(wi *core.WorkflowInstance, queue string, ev *history.
 		at = *ev.VisibleAt
 	}
 	m.Header.Set("Nats-Schedule", "@at "+at.UTC().Format(time.RFC3339Nano))
-	m.Header.Set("Nats-Schedule-Target", b.n.event(inst, exec, queue))
+	m.Header.Set("Nats-Schedule-Target", b.n.fired(inst, exec, queue))
 	return m, nil
 }
 

@@ -7,74 +7,73 @@
 // A backend owns one stream, DURABLE_<namespace>, with Limits retention
 // and the subjects durable.<namespace>.>. Each workflow instance has a log:
 // the messages under durable.<ns>.e.<instance>.> (identifiers escaped
-// into tokens). Three kinds of message go into it:
+// into tokens, see names). Most carry a snapshot: the instance's whole
+// state (execution, state, history length, the events not yet given to a
+// workflow task, the activities and timers it awaits, whether a task is
+// due and which message it is). So the last snapshot of an instance is its
+// current state, and the last snapshot of an execution that execution's.
+// A snapshot is written by
 //
-//   - snapshot-bearing messages (…<execution>.m.…): the start of an
-//     execution, and each workflow task's commit. Every one carries the
-//     instance's whole state (the snapshot: execution, state, history
-//     length, how far its events have been consumed, whether a task is
-//     due), so the last such message of an instance is its current state
-//     and the last one of an execution is that execution's state. A commit
-//     also carries the events the task executed: the history of an
-//     execution is the concatenation of its commits.
-//   - events (…v.w.<queue>): signals, cancellations, activity results,
-//     events from other instances, fired timers. Plain appends.
-//   - activity tasks (…a.<queue>), when a commit schedules several.
+//   - a start (CreateWorkflowInstance, a child, the next execution of
+//     ContinueAsNew), with the start event pending;
+//   - an append, which adds events: a signal, a cancellation, an
+//     activity's result, a fired timer, an event from another instance;
+//   - a commit (CompleteWorkflowTask), which also holds the events the
+//     task executed. The history of an execution is the chain of its
+//     commits, each naming the previous one.
+//
+// A message that makes an idle instance queued is its workflow task: its
+// subject routes it to the workflow task consumer of the instance's queue.
+// A commit that schedules one activity is routed to that activity's queue
+// instead and is the activity's task; when a commit schedules several,
+// each has a message of its own in the batch.
 //
 // Timers are message schedules (durable.<ns>.s.…): the server itself
 // stores the fired event into the log at the due time, survives restarts
-// and needs no timer process of ours. A cancelled timer's schedule is
-// replaced by an empty message (a subject rollup), which never fires.
+// and needs no timer process of ours; the workflow worker that receives it
+// appends it to the snapshot. A cancelled timer's schedule is replaced by
+// an empty message (a subject rollup), which never fires.
 //
-// Task queues are durable pull consumers with subject filters: the
-// workflow consumer of a queue delivers the task-bearing snapshots and the
-// events of instances on it, the activity consumer the activity tasks.
-// A delivery's lease is go-workflows' lock timeout (the consumer's
-// AckWait, renewed by Extend*Task with in-progress acks).
+// Task queues are durable pull consumers with subject filters. A
+// delivery's lease is go-workflows' lock timeout (the consumer's AckWait,
+// renewed by Extend*Task with in-progress acknowledgements).
 //
 // # Atomicity
 //
-// Every writer of a snapshot (a start, a commit, a termination) does a
-// compare-and-set on the whole log: its message carries
-// Nats-Expected-Last-Subject-Sequence for the subject filter of the log,
-// so it is stored only if nothing was appended since the writer read the
-// state. One expectation subject for every writer also makes a replicated
-// stream serialise them. A workflow task's completion is one write: the
-// history, the new snapshot and every effect (activity tasks, timer
-// schedules and cancellations, events to other instances, the start of a
-// child or of the next execution, each child start itself a
-// compare-and-set on the child's log) go in one message or, when there is
-// more than one, in one JetStream atomic batch (all or nothing, one
-// stream). A crash before the write leaves the old state, and the task is
-// delivered again after its lease; after the write, the new state. The
-// usual step of a sequential workflow (a task that schedules one activity)
-// is a single message: the commit is that activity's task.
+// Every snapshot is written with a compare-and-set on the whole log: its
+// message carries Nats-Expected-Last-Subject-Sequence for the log's
+// subject filter, so it is stored only if nothing was written since the
+// writer read the state; otherwise the writer reads again and retries.
+// One expectation subject for every writer also makes a replicated stream
+// serialise them.
 //
-// Events are plain appends with no compare-and-set, so they never contend
-// with each other or with a running task. What makes them safe is the
-// rule for the current task (currentTask): while an instance is queued,
-// its current task is the one its snapshot names; while idle, it is the
-// first event after the snapshot's cursor. A task that goes idle does so
-// with a compare-and-set, which fails if an event landed after it read the
-// log; it then stays queued (its commit becomes the next task). An event
-// that lands after the idle commit is itself delivered and is then the
-// current task. A delivery that is not the current task (an event a
-// running task will pick up, a task left over by a crash) is acknowledged
-// and dropped.
+// A workflow task's completion is one write: the history, the new snapshot
+// and every effect (activity tasks, timer schedules and cancellations,
+// events added to other instances, the start of a child or of the next
+// execution, each a compare-and-set on the other instance's log) are one
+// message or, when there is more than one, one JetStream atomic batch (all
+// or nothing; one stream holds them all, so one batch can). A crash before
+// the write leaves the old state, and the task is delivered again after
+// its lease; after it, the new state, and the delivery, if it comes again,
+// is no longer the current task and is dropped. The usual step of a
+// sequential workflow (a task that schedules one activity) is a single
+// message, and so is every append.
 //
 // Replays are idempotent. A start or a commit whose answer was lost is
-// recognised by its identity when retried. An activity's result carries
-// the activity's ID as its message ID (the server drops a repeat within
-// the duplicate window) and names the activity, so a workflow task never
-// sees two results of one activity; a redelivered activity task whose
-// result is already in the log is acknowledged without running: a
-// completed activity never runs again.
+// recognised by its identity when retried. A result is added only while
+// the snapshot lists its activity as awaited, and a fired timer only while
+// its timer is pending, so neither is ever added twice; a redelivered
+// activity task whose result is in already is acknowledged without
+// running: a completed activity never runs again.
 //
 // # Reads
 //
-// A single-replica stream is read with direct gets (batched). A
-// replicated stream's followers also answer direct gets and may be a
-// moment behind, so reads that decide a write go to the stream leader;
+// Every read is a lookup of the last message of a subject filter or of one
+// stream sequence, which nats-server answers from its per-subject index;
+// a forward scan from an arbitrary position would walk every message of
+// every instance stored since. A single-replica stream is read with direct
+// gets. A replicated stream's followers also answer direct gets and may be
+// a moment behind, so reads that decide a write go to the stream leader;
 // listings may lag.
 //
 // # Costs
@@ -85,5 +84,6 @@
 // execution's messages stay until it is removed (RemoveWorkflowInstance,
 // RemoveWorkflowInstances, or WithRemoveContinuedAsNewInstances for
 // executions ended by ContinueAsNew); each holds a few subjects of the
-// stream's index.
+// stream's index. Many events for one instance at once (a fan-in) contend
+// on its log and are added one after another.
 package jsbackend

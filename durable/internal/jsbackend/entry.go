@@ -2,6 +2,7 @@ package jsbackend
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/cschleiden/go-workflows/backend/history"
@@ -19,16 +20,14 @@ type entry struct {
 	// Commit identifies the CompleteWorkflowTask call that wrote a commit,
 	// so a retry after a lost reply recognises its own write.
 	Commit string `json:"c,omitempty"`
-	// Events are delivered to the execution: they become a workflow
-	// task's NewEvents.
+	// Events, on a fired timer, is the event the server stored at the due
+	// time (the body of its schedule).
 	Events []*history.Event `json:"ev,omitempty"`
 	// History is what a workflow task executed, in order, with sequence
 	// IDs: the execution's history is the concatenation of its commits'.
 	History []*history.Event `json:"h,omitempty"`
 	// Activity is the activity task this message carries.
 	Activity *activityTask `json:"a,omitempty"`
-	// ActivityID, on an activity's result, names the activity answered.
-	ActivityID string `json:"aid,omitempty"`
 }
 
 // activityTask is what an activity worker needs.
@@ -54,9 +53,13 @@ type snapshot struct {
 	Metadata    *metadata.WorkflowMetadata `json:"md,omitempty"`
 	// LastSeqID is the sequence ID of the last event in the history.
 	LastSeqID int64 `json:"ls,omitempty"`
-	// Cursor is the stream sequence up to which the execution's events
-	// have been given to a workflow task.
-	Cursor uint64 `json:"cu,omitempty"`
+	// Pending are the events not yet given to a workflow task, in order.
+	Pending []*history.Event `json:"p,omitempty"`
+	// Activities are the IDs of the activities scheduled whose result has
+	// not come yet, and Timers the schedule event IDs of the timers not yet
+	// fired or cancelled: a second result, a second firing, is dropped.
+	Activities []string `json:"oa,omitempty"`
+	Timers     []int64  `json:"ot,omitempty"`
 	// Queued: a workflow task is due or running. Its message is Task, or
 	// this message if Task is 0.
 	Queued bool   `json:"qd,omitempty"`
@@ -64,6 +67,10 @@ type snapshot struct {
 	// Start is the stream sequence of the execution's first message, or 0
 	// for this message.
 	Start uint64 `json:"sq,omitempty"`
+	// LastCommit is the stream sequence of the execution's latest commit
+	// before this message (0: none). In a commit it is the previous one:
+	// the commits of an execution are a chain read backwards.
+	LastCommit uint64 `json:"lc,omitempty"`
 	// Terminated is the reason given to Terminate, if it ended the
 	// execution.
 	Terminated string `json:"tr,omitempty"`
@@ -88,6 +95,9 @@ func (s *snapshot) clone() *snapshot {
 		t := *s.CompletedAt
 		c.CompletedAt = &t
 	}
+	c.Pending = slices.Clone(s.Pending)
+	c.Activities = slices.Clone(s.Activities)
+	c.Timers = slices.Clone(s.Timers)
 	return &c
 }
 

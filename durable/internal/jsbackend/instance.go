@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/cschleiden/go-workflows/backend"
 	"github.com/cschleiden/go-workflows/backend/history"
 	"github.com/cschleiden/go-workflows/core"
 	"github.com/cschleiden/go-workflows/workflow"
+	"github.com/nats-io/nats.go"
 )
 
 // CreateWorkflowInstance starts an execution of instance. It fails with
@@ -26,12 +29,12 @@ func (b *Backend) CreateWorkflowInstance(ctx context.Context, instance *workflow
 		queue = string(workflow.QueueDefault)
 	}
 	for attempt := 0; ; attempt++ {
-		expect, snap, err := b.latest(ctx, instance.InstanceID)
+		v, err := b.loadView(ctx, instance.InstanceID, nil)
 		if err != nil {
 			return err
 		}
-		if snap != nil && snap.State == core.WorkflowInstanceStateActive {
-			if snap.Instance.ExecutionID == instance.ExecutionID {
+		if v.active("") {
+			if v.snap.Instance.ExecutionID == instance.ExecutionID {
 				return nil // our own start, whose answer was lost
 			}
 			return backend.ErrInstanceAlreadyExists
@@ -39,10 +42,9 @@ func (b *Backend) CreateWorkflowInstance(ctx context.Context, instance *workflow
 		e := &entry{
 			Instance: instance.InstanceID,
 			Exec:     instance.ExecutionID,
-			Snap:     newSnapshot(instance, queue, a, expect),
-			Events:   []*history.Event{event},
+			Snap:     newSnapshot(instance, queue, a, event),
 		}
-		m, err := b.casMsg(b.n.start(instance.InstanceID, instance.ExecutionID, queue), instance.InstanceID, expect, e)
+		m, err := b.casMsg(b.n.start(instance.InstanceID, instance.ExecutionID, queue), instance.InstanceID, v.last, e)
 		if err != nil {
 			return err
 		}
@@ -59,9 +61,8 @@ func (b *Backend) CreateWorkflowInstance(ctx context.Context, instance *workflow
 	}
 }
 
-// newSnapshot is the state of a new execution whose log so far ends at
-// last.
-func newSnapshot(instance *workflow.Instance, queue string, a *history.ExecutionStartedAttributes, last uint64) *snapshot {
+// newSnapshot is the state of a new execution started by event.
+func newSnapshot(instance *workflow.Instance, queue string, a *history.ExecutionStartedAttributes, event *history.Event) *snapshot {
 	return &snapshot{
 		Instance:  instance,
 		Queue:     queue,
@@ -69,37 +70,13 @@ func newSnapshot(instance *workflow.Instance, queue string, a *history.Execution
 		State:     core.WorkflowInstanceStateActive,
 		CreatedAt: time.Now().UTC(),
 		Metadata:  a.Metadata,
-		Cursor:    last,
+		Pending:   []*history.Event{event},
 		Queued:    true,
 	}
 }
 
-// latest returns the last sequence of inst's log (what a snapshot writer
-// expects) and its latest snapshot, nil if it has none.
-func (b *Backend) latest(ctx context.Context, inst string) (uint64, *snapshot, error) {
-	m, err := b.st.last(ctx, b.n.log(inst))
-	if err != nil || m == nil {
-		return 0, nil, err
-	}
-	sm := m
-	if ls, err := b.n.parse(m.Subject); err != nil || ls.kind != "m" {
-		if sm, err = b.st.last(ctx, b.n.snaps(inst)); err != nil {
-			return 0, nil, err
-		}
-		if sm == nil {
-			return m.Seq, nil, nil
-		}
-	}
-	e, err := decodeEntry(sm.Data)
-	if err != nil || e.Snap == nil {
-		return 0, nil, fmt.Errorf("jsbackend: instance %q: bad snapshot at %d: %v", inst, sm.Seq, err)
-	}
-	e.Snap.resolve(sm.Seq)
-	return m.Seq, e.Snap, nil
-}
-
-// execSnapshot returns the latest snapshot of one execution and the body
-// of its message, or backend.ErrInstanceNotFound.
+// execSnapshot returns the latest snapshot of one execution and the
+// message holding it, or backend.ErrInstanceNotFound.
 func (b *Backend) execSnapshot(ctx context.Context, instance *core.WorkflowInstance) (*snapshot, *entry, *rawMsg, error) {
 	m, err := b.st.last(ctx, b.n.execSnaps(instance.InstanceID, instance.ExecutionID))
 	if err != nil {
@@ -108,27 +85,42 @@ func (b *Backend) execSnapshot(ctx context.Context, instance *core.WorkflowInsta
 	if m == nil {
 		return nil, nil, nil, backend.ErrInstanceNotFound
 	}
-	e, err := decodeEntry(m.Data)
-	if err != nil || e.Snap == nil {
-		return nil, nil, nil, fmt.Errorf("jsbackend: instance %q: bad snapshot at %d: %v", instance.InstanceID, m.Seq, err)
+	v := &view{inst: instance.InstanceID}
+	if err := v.setSnapshot(m); err != nil {
+		return nil, nil, nil, err
 	}
-	e.Snap.resolve(m.Seq)
-	return e.Snap, e, m, nil
+	return v.snap, v.entry, m, nil
 }
 
-// GetWorkflowInstanceState returns the state of one execution.
+// GetWorkflowInstanceState returns the state of one execution. Clients
+// poll it while they wait: it reads the state from a header of the
+// execution's last snapshot, without decoding the snapshot.
 func (b *Backend) GetWorkflowInstanceState(ctx context.Context, instance *workflow.Instance) (core.WorkflowInstanceState, error) {
-	s, _, _, err := b.execSnapshot(ctx, instance)
+	m, err := b.st.last(ctx, b.n.execSnaps(instance.InstanceID, instance.ExecutionID))
 	if err != nil {
 		return core.WorkflowInstanceStateActive, err
 	}
-	return s.State, nil
+	if m == nil {
+		return core.WorkflowInstanceStateActive, backend.ErrInstanceNotFound
+	}
+	if st, err := strconv.Atoi(m.Header.Get(stateHeader)); err == nil {
+		return core.WorkflowInstanceState(st), nil
+	}
+	v := &view{inst: instance.InstanceID}
+	if err := v.setSnapshot(m); err != nil {
+		return core.WorkflowInstanceStateActive, err
+	}
+	return v.snap.State, nil
 }
 
 // GetWorkflowInstanceHistory returns one execution's history after
-// lastSequenceID (all of it if nil): the events of its commits, in order.
+// lastSequenceID (all of it if nil): the events of its commits, read from
+// the latest commit back along the chain, only as far as needed.
 func (b *Backend) GetWorkflowInstanceHistory(ctx context.Context, instance *workflow.Instance, lastSequenceID *int64) ([]*history.Event, error) {
-	msgs, err := b.st.scan(ctx, b.n.commits(instance.InstanceID, instance.ExecutionID), 1)
+	_, e, m, err := b.execSnapshot(ctx, instance)
+	if errors.Is(err, backend.ErrInstanceNotFound) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -136,13 +128,32 @@ func (b *Backend) GetWorkflowInstanceHistory(ctx context.Context, instance *work
 	if lastSequenceID != nil {
 		after = *lastSequenceID
 	}
-	var out []*history.Event
-	for _, m := range msgs {
-		e, err := decodeEntry(m.Data)
+	next := e.Snap.LastCommit
+	if e.History != nil {
+		next = m.Seq
+	}
+	var chunks [][]*history.Event
+	for next != 0 {
+		cm, err := b.st.bySeq(ctx, next)
 		if err != nil {
-			return nil, fmt.Errorf("jsbackend: instance %q: bad commit at %d: %w", instance.InstanceID, m.Seq, err)
+			return nil, err
 		}
-		for _, ev := range e.History {
+		if cm == nil {
+			return nil, fmt.Errorf("jsbackend: instance %q: commit %d is missing", instance.InstanceID, next)
+		}
+		ce, err := decodeEntry(cm.Data)
+		if err != nil || ce.Snap == nil {
+			return nil, fmt.Errorf("jsbackend: instance %q: bad commit at %d: %v", instance.InstanceID, next, err)
+		}
+		chunks = append(chunks, ce.History)
+		if len(ce.History) > 0 && ce.History[0].SequenceID <= after+1 {
+			break
+		}
+		next = ce.Snap.LastCommit
+	}
+	var out []*history.Event
+	for i := len(chunks) - 1; i >= 0; i-- {
+		for _, ev := range chunks[i] {
 			if ev.SequenceID > after {
 				out = append(out, ev)
 			}
@@ -154,65 +165,122 @@ func (b *Backend) GetWorkflowInstanceHistory(ctx context.Context, instance *work
 // SignalWorkflow delivers event to the running execution of instanceID,
 // or fails with backend.ErrInstanceNotFound if none runs.
 func (b *Backend) SignalWorkflow(ctx context.Context, instanceID string, event *history.Event) error {
-	_, snap, err := b.latest(ctx, instanceID)
-	if err != nil {
-		return err
-	}
-	if snap == nil || snap.State != core.WorkflowInstanceStateActive {
-		return backend.ErrInstanceNotFound
-	}
-	return b.deliver(ctx, snap.Instance, snap.Queue, event, "g."+event.ID, "")
+	return b.appendEvents(ctx, instanceID, "", []*history.Event{event}, appendOpts{msgID: "g." + event.ID, absent: backend.ErrInstanceNotFound})
 }
 
 // CancelWorkflowInstance asks a running execution to cancel. It fails with
 // backend.ErrInstanceNotFound for an unknown one and does nothing for one
 // that has finished.
 func (b *Backend) CancelWorkflowInstance(ctx context.Context, instance *workflow.Instance, event *history.Event) error {
-	s, _, _, err := b.execSnapshot(ctx, instance)
-	if err != nil {
+	if _, _, _, err := b.execSnapshot(ctx, instance); err != nil {
 		return err
 	}
-	if s.State != core.WorkflowInstanceStateActive {
-		return nil
-	}
-	return b.deliver(ctx, s.Instance, s.Queue, event, "c."+event.ID, "")
+	return b.appendEvents(ctx, instance.InstanceID, instance.ExecutionID, []*history.Event{event}, appendOpts{msgID: "c." + event.ID})
 }
 
-// deliver appends event to an execution's log: a plain append, no
-// compare-and-set, so events never contend with each other or with a
-// running workflow task (see currentTask for how an idle instance wakes).
-// msgID lets the server drop a repeat; activityID marks an activity's
-// result.
-func (b *Backend) deliver(ctx context.Context, instance *core.WorkflowInstance, queue string, event *history.Event, msgID, activityID string) error {
-	m, err := b.plainMsg(b.n.event(instance.InstanceID, instance.ExecutionID, queue), &entry{
-		Instance:   instance.InstanceID,
-		Exec:       instance.ExecutionID,
-		Events:     []*history.Event{event},
-		ActivityID: activityID,
-	})
+// appendOpts qualify an appendEvents.
+type appendOpts struct {
+	msgID    string // a repeat with the same ID is dropped by the server
+	activity string // the events answer this activity: dropped unless it awaits a result
+	timer    int64  // the events fire this timer: dropped unless it is pending
+	// absent is returned when the execution is not running (nil: the
+	// events are dropped).
+	absent error
+	// takeTask makes the message at this sequence (a fired timer) the
+	// instance's task if it was idle.
+	takeTask uint64
+}
+
+// appendResult says what an appendEvents did.
+type appendResult struct {
+	seq  uint64    // the message written; 0 if nothing was
+	snap *snapshot // its snapshot (resolved)
+	took bool      // opts.takeTask became the current task
+}
+
+// appendEvents adds events to the pending events of exec (the running
+// execution if ""), with a compare-and-set on the instance's log, and
+// makes the message the instance's task if it was idle.
+func (b *Backend) appendEvents(ctx context.Context, inst, exec string, events []*history.Event, opts appendOpts) error {
+	_, err := b.appendEventsResult(ctx, inst, exec, events, opts)
+	return err
+}
+
+func (b *Backend) appendEventsResult(ctx context.Context, inst, exec string, events []*history.Event, opts appendOpts) (appendResult, error) {
+	for attempt := 0; ; attempt++ {
+		v, err := b.loadView(ctx, inst, nil)
+		if err != nil {
+			return appendResult{}, err
+		}
+		m, s, took, err := b.appendMsg(v, exec, events, opts)
+		if err != nil || m == nil {
+			return appendResult{}, err
+		}
+		ack, err := b.st.publish(ctx, m)
+		if err != nil {
+			if errors.Is(err, errConflict) && attempt < maxAttempts {
+				if err := backoff(ctx, attempt); err != nil {
+					return appendResult{}, err
+				}
+				continue
+			}
+			return appendResult{}, fmt.Errorf("jsbackend: deliver %v to %q: %w", events[0].Type, inst, err)
+		}
+		s.resolve(ack.Seq)
+		return appendResult{seq: ack.Seq, snap: s, took: took}, nil
+	}
+}
+
+// appendMsg is the message that adds events to the view's execution, or
+// nil (with opts.absent) if they are not to be added.
+func (b *Backend) appendMsg(v *view, exec string, events []*history.Event, opts appendOpts) (*nats.Msg, *snapshot, bool, error) {
+	if !v.active(exec) {
+		return nil, nil, false, opts.absent
+	}
+	s := v.next()
+	var ok bool
+	if opts.activity != "" {
+		if s.Activities, ok = remove(s.Activities, opts.activity); !ok {
+			return nil, nil, false, nil // its result is in already
+		}
+	}
+	if opts.timer != 0 {
+		if s.Timers, ok = remove(s.Timers, opts.timer); !ok {
+			return nil, nil, false, nil // fired already, or cancelled
+		}
+	}
+	s.Pending = append(slices.Clone(s.Pending), events...)
+	route, took := routeNone(), false
+	if !s.Queued {
+		s.Queued = true
+		if opts.takeTask != 0 {
+			s.Task, took = opts.takeTask, true
+		} else {
+			s.Task, route = 0, routeTask(s.Queue)
+		}
+	}
+	inst, ex := v.inst, s.Instance.ExecutionID
+	m, err := b.casMsg(b.n.append(inst, ex, route), inst, v.last, &entry{Instance: inst, Exec: ex, Snap: s})
 	if err != nil {
-		return err
+		return nil, nil, false, err
 	}
-	if msgID != "" {
-		dedupe(m, msgID)
+	if opts.msgID != "" {
+		dedupe(m, opts.msgID)
 	}
-	if _, err := b.st.publish(ctx, m); err != nil {
-		return fmt.Errorf("jsbackend: deliver %v to %q: %w", event.Type, instance.InstanceID, err)
-	}
-	return nil
+	return m, s, took, nil
 }
 
 // maxAttempts bounds the retries of a write that lost a race.
-const maxAttempts = 200
+const maxAttempts = 500
 
 // backoff waits before attempt+1 of a write that lost a race: no wait at
-// first, then growing to 50 ms, with jitter so that racing writers
+// first, then growing to about 50 ms, with jitter so that racing writers
 // spread out.
 func backoff(ctx context.Context, attempt int) error {
-	if attempt < 2 {
+	if attempt < 1 {
 		return ctx.Err()
 	}
-	d := time.Duration(1<<min(attempt-2, 6)) * time.Millisecond
+	d := time.Duration(1<<min(attempt-1, 6)) * time.Millisecond
 	d = d/2 + time.Duration(jitter(int64(d)))
 	t := time.NewTimer(d)
 	defer t.Stop()

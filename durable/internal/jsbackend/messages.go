@@ -21,6 +21,9 @@ func (b *Backend) casMsg(subject, inst string, expect uint64, e *entry) (*nats.M
 	return m, nil
 }
 
+// stateHeader carries a snapshot's state on its message.
+const stateHeader = "Durable-State"
+
 // plainMsg is a message stored unconditionally.
 func (b *Backend) plainMsg(subject string, e *entry) (*nats.Msg, error) {
 	data, err := json.Marshal(e)
@@ -29,6 +32,9 @@ func (b *Backend) plainMsg(subject string, e *entry) (*nats.Msg, error) {
 	}
 	m := nats.NewMsg(subject)
 	m.Data = data
+	if e.Snap != nil {
+		m.Header.Set(stateHeader, strconv.Itoa(int(e.Snap.State)))
+	}
 	return m, nil
 }
 

@@ -19,12 +19,13 @@ var validNamespace = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 //
 // where the log kinds are
 //
-//	m.p.w.<queue>    a snapshot and an event (a new execution), the current task
+//	m.p.<route>      a snapshot that adds events (a start, a signal, an
+//	                 activity result, ...); route w.<queue> when it makes the
+//	                 instance queued (it is then its task), n otherwise
 //	m.c.<route>      a snapshot and the history a workflow task added (a commit);
-//	                 route n (nothing), w.<queue> (the current task) or a.<queue>
-//	                 (the commit also carries the one activity it scheduled)
-//	v.w.<queue>      an event for the execution (a signal, an activity result,
-//	                 a fired timer, a child's completion, a cancellation)
+//	                 route n, w.<queue> (the commit is the next task) or
+//	                 a.<queue> (it carries the one activity it scheduled)
+//	t.w.<queue>      a fired timer, stored by the server
 //	a.<queue>        an activity task, when a commit schedules several
 //
 // Identifiers are escaped into single tokens by tok.
@@ -65,12 +66,15 @@ func (n names) execSnaps(inst, exec string) string { return n.exec(inst, exec) +
 // commits is every commit of one execution: its history, in order.
 func (n names) commits(inst, exec string) string { return n.exec(inst, exec) + ".m.c.>" }
 
-// events is every plain event of one execution.
-func (n names) events(inst, exec string) string { return n.exec(inst, exec) + ".v.>" }
-
 // start is the subject of an execution's first message.
 func (n names) start(inst, exec, queue string) string {
-	return n.exec(inst, exec) + ".m.p.w." + tok(queue)
+	return n.append(inst, exec, routeTask(queue))
+}
+
+// append is the subject of a snapshot that adds events, with a route: w
+// when it makes an idle instance queued (it is then the task), n otherwise.
+func (n names) append(inst, exec, route string) string {
+	return n.exec(inst, exec) + ".m.p." + route
 }
 
 // commit is the subject of a commit with the given route.
@@ -78,9 +82,10 @@ func (n names) commit(inst, exec, route string) string {
 	return n.exec(inst, exec) + ".m.c." + route
 }
 
-// event is the subject of a plain event for an execution on queue.
-func (n names) event(inst, exec, queue string) string {
-	return n.exec(inst, exec) + ".v.w." + tok(queue)
+// fired is the subject a timer's schedule fires into: the workflow task
+// consumer of the execution's queue delivers it.
+func (n names) fired(inst, exec, queue string) string {
+	return n.exec(inst, exec) + ".t.w." + tok(queue)
 }
 
 // activity is the subject of an activity task on queue.
@@ -109,10 +114,10 @@ func routeActivity(queue string) string {
 }
 
 // workflowFilters are what the workflow task consumer of queue delivers:
-// task-bearing snapshots and plain events.
+// task-bearing snapshots and fired timers.
 func (n names) workflowFilters(queue string) []string {
 	q := tok(queue)
-	return []string{n.pre + ".e.*.*.m.*.w." + q, n.pre + ".e.*.*.v.w." + q}
+	return []string{n.pre + ".e.*.*.m.*.w." + q, n.pre + ".e.*.*.t.w." + q}
 }
 
 // activityFilters are what the activity task consumer of queue delivers.

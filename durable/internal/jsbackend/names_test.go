@@ -28,9 +28,9 @@ func TestParseLogSubject(t *testing.T) {
 	if err != nil || ls.inst != "order.1" || ls.exec != "e1" || ls.kind != "m" || ls.sub != "c" {
 		t.Fatalf("parse commit: %+v, %v", ls, err)
 	}
-	ls, err = n.parse(n.event("order.1", "e1", "default"))
-	if err != nil || ls.kind != "v" {
-		t.Fatalf("parse event: %+v, %v", ls, err)
+	ls, err = n.parse(n.fired("order.1", "e1", "default"))
+	if err != nil || ls.kind != "t" {
+		t.Fatalf("parse fired timer: %+v, %v", ls, err)
 	}
 	if _, err := n.parse(n.schedule("order.1", "e1", 3)); err == nil {
 		t.Fatal("a schedule subject parsed as a log subject")

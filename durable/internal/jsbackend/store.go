@@ -59,6 +59,12 @@ func (s *store) last(ctx context.Context, filter string) (*rawMsg, error) {
 	return s.get(ctx, req)
 }
 
+// bySeq returns the message at seq, or nil if there is none.
+func (s *store) bySeq(ctx context.Context, seq uint64) (*rawMsg, error) {
+	req, _ := json.Marshal(map[string]any{"seq": seq})
+	return s.get(ctx, req)
+}
+
 // get runs one single-message get request.
 func (s *store) get(ctx context.Context, req []byte) (*rawMsg, error) {
 	ctx, cancel := s.ctx(ctx)
@@ -118,78 +124,6 @@ func directMsg(m *nats.Msg) (*rawMsg, error) {
 	}
 	t, _ := time.Parse(time.RFC3339Nano, m.Header.Get("Nats-Time-Stamp"))
 	return &rawMsg{Seq: seq, Subject: m.Header.Get("Nats-Subject"), Header: m.Header, Data: m.Data, Time: t}, nil
-}
-
-// scan returns every message matching filter at sequence from or later,
-// in order.
-func (s *store) scan(ctx context.Context, filter string, from uint64) ([]*rawMsg, error) {
-	if from == 0 {
-		from = 1
-	}
-	if !s.direct {
-		var out []*rawMsg
-		for {
-			req, _ := json.Marshal(map[string]any{"seq": from, "next_by_subj": filter})
-			m, err := s.get(ctx, req)
-			if err != nil {
-				return nil, err
-			}
-			if m == nil {
-				return out, nil
-			}
-			out = append(out, m)
-			from = m.Seq + 1
-		}
-	}
-	var out []*rawMsg
-	for {
-		page, more, err := s.directBatch(ctx, filter, from, 256)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page...)
-		if !more || len(page) == 0 {
-			return out, nil
-		}
-		from = page[len(page)-1].Seq + 1
-	}
-}
-
-// directBatch reads up to n messages matching filter from seq on; more
-// reports whether others match after them.
-func (s *store) directBatch(ctx context.Context, filter string, from uint64, n int) (msgs []*rawMsg, more bool, err error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	inbox := s.nc.NewInbox()
-	sub, err := s.nc.SubscribeSync(inbox)
-	if err != nil {
-		return nil, false, fmt.Errorf("jsbackend: read: %w", err)
-	}
-	defer sub.Unsubscribe()
-	req, _ := json.Marshal(map[string]any{"seq": from, "next_by_subj": filter, "batch": n})
-	if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+s.stream, inbox, req); err != nil {
-		return nil, false, fmt.Errorf("jsbackend: read: %w", err)
-	}
-	for {
-		m, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
-			return nil, false, fmt.Errorf("jsbackend: read: %w", err)
-		}
-		switch st := m.Header.Get("Status"); st {
-		case "":
-		case "204": // end of batch
-			return msgs, len(msgs) == n && m.Header.Get("Nats-Num-Pending") != "0", nil
-		case "404":
-			return msgs, false, nil
-		default:
-			return nil, false, fmt.Errorf("jsbackend: read: status %s %s", st, m.Header.Get("Description"))
-		}
-		rm, err := directMsg(m)
-		if err != nil {
-			return nil, false, err
-		}
-		msgs = append(msgs, rm)
-	}
 }
 
 // multiLast returns the last message of each subject matching filters

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/cschleiden/go-workflows/backend"
@@ -14,18 +15,16 @@ import (
 // workflowTaskData is what CompleteWorkflowTask needs of a task it handed
 // out (backend.WorkflowTask.CustomData).
 type workflowTaskData struct {
-	msg     *nats.Msg // the delivery: the lease, heartbeated and acknowledged
-	msgSeq  uint64
-	snapSeq uint64    // the snapshot the task was built from
-	snap    *snapshot // a copy of it
-	last    uint64    // the end of the log when the task was built
-	cursor  uint64    // the last event the task carries
+	msg      *nats.Msg // the delivery: the lease, heartbeated and acknowledged
+	task     uint64    // the task's message (the delivery, or the append it caused)
+	snapSeq  uint64    // the snapshot the task was built from
+	v        *view     // the instance as the task read it
+	consumed int       // how many of its pending events the task carries
 }
 
 // GetWorkflowTask returns the next workflow task of queues, or nil if none
 // came before ctx ended. A delivery that is no longer an instance's
-// current task (left by a crash, or an event that a running task will
-// pick up) is acknowledged and skipped.
+// current task (left by a crash) is acknowledged and skipped.
 func (b *Backend) GetWorkflowTask(ctx context.Context, queues []workflow.Queue) (*backend.WorkflowTask, error) {
 	qs := queueNames(queues)
 	for {
@@ -59,27 +58,18 @@ func (b *Backend) claimWorkflowTask(ctx context.Context, m *nats.Msg) (*backend.
 		return nil, nil
 	}
 	raw := &rawMsg{Seq: md.Sequence.Stream, Subject: m.Subject, Header: m.Header, Data: m.Data}
-	var hint *rawMsg
-	if ls.kind == "m" {
-		hint = raw
+	if ls.kind == "t" {
+		return b.claimTimer(ctx, m, raw, ls)
 	}
-	v, err := b.loadView(ctx, ls.inst, hint)
+	v, err := b.loadView(ctx, ls.inst, raw)
 	if err != nil {
 		return nil, err
 	}
-	current, err := b.currentTask(v, raw.Seq)
-	if err != nil {
-		return nil, err
-	}
-	if !current || v.snap.Instance.ExecutionID != ls.exec {
+	if !v.currentTask(raw.Seq) || v.snap.Instance.ExecutionID != ls.exec {
 		_ = m.Ack()
 		return nil, nil
 	}
-	p, err := b.pendingEvents(v)
-	if err != nil {
-		return nil, err
-	}
-	if len(p) == 0 {
+	if len(v.snap.Pending) == 0 {
 		// Queued with nothing to do: settle back to idle.
 		if err := b.settle(ctx, v); err != nil && !errors.Is(err, errConflict) {
 			return nil, err
@@ -87,31 +77,50 @@ func (b *Backend) claimWorkflowTask(ctx context.Context, m *nats.Msg) (*backend.
 		_ = m.Ack()
 		return nil, nil
 	}
-	s := v.snap.clone()
+	return b.task(m, raw.Seq, v), nil
+}
+
+// claimTimer handles a fired timer: its event is added to the pending
+// events of its execution (once: a repeat or a cancelled timer is
+// dropped), and if the instance was idle the delivery becomes its task.
+func (b *Backend) claimTimer(ctx context.Context, m *nats.Msg, raw *rawMsg, ls logSubject) (*backend.WorkflowTask, error) {
+	e, err := decodeEntry(raw.Data)
+	if err != nil || len(e.Events) == 0 {
+		_ = m.Term()
+		return nil, nil
+	}
+	r, err := b.appendEventsResult(ctx, ls.inst, ls.exec, e.Events, appendOpts{timer: e.Events[0].ScheduleEventID, takeTask: raw.Seq})
+	if err != nil {
+		return nil, err
+	}
+	if !r.took {
+		_ = m.Ack()
+		return nil, nil
+	}
+	v := &view{inst: ls.inst, snapSeq: r.seq, snap: r.snap, last: r.seq, latestCommit: r.snap.LastCommit}
+	return b.task(m, raw.Seq, v), nil
+}
+
+// task is the workflow task of v, leased by m.
+func (b *Backend) task(m *nats.Msg, task uint64, v *view) *backend.WorkflowTask {
+	s := v.snap
 	return &backend.WorkflowTask{
-		ID:                    strconv.FormatUint(raw.Seq, 10),
+		ID:                    strconv.FormatUint(task, 10),
 		Queue:                 workflow.Queue(s.Queue),
 		WorkflowInstance:      s.Instance,
 		WorkflowInstanceState: s.State,
 		Metadata:              s.Metadata,
 		LastSequenceID:        s.LastSeqID,
-		NewEvents:             eventsOf(p),
-		CustomData: &workflowTaskData{
-			msg:     m,
-			msgSeq:  raw.Seq,
-			snapSeq: v.snapSeq,
-			snap:    s,
-			last:    v.last,
-			cursor:  p[len(p)-1].seq,
-		},
-	}, nil
+		NewEvents:             slices.Clone(s.Pending),
+		CustomData:            &workflowTaskData{msg: m, task: task, snapSeq: v.snapSeq, v: v, consumed: len(s.Pending)},
+	}
 }
 
 // settle writes v's snapshot back as idle.
 func (b *Backend) settle(ctx context.Context, v *view) error {
-	s := v.snap.clone()
+	s := v.next()
 	s.Queued, s.Task = false, 0
-	msg, err := b.casMsg(b.n.commit(v.inst, s.Instance.ExecutionID, routeNone()), v.inst, v.last, &entry{
+	msg, err := b.casMsg(b.n.append(v.inst, s.Instance.ExecutionID, routeNone()), v.inst, v.last, &entry{
 		Instance: v.inst, Exec: s.Instance.ExecutionID, Snap: s,
 	})
 	if err != nil {
