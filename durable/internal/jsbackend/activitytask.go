@@ -2,6 +2,7 @@ package jsbackend
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -44,8 +45,11 @@ func (b *Backend) claimActivityTask(ctx context.Context, m *nats.Msg) (*backend.
 	if err != nil {
 		return nil, fmt.Errorf("jsbackend: activity task: %w", err)
 	}
-	e, err := decodeEntry(m.Data)
-	if err != nil || e.Activity == nil {
+	// Only the activity: a commit that carries one also holds history.
+	var e struct {
+		Activity *activityTask `json:"a"`
+	}
+	if err := json.Unmarshal(m.Data, &e); err != nil || e.Activity == nil || e.Activity.Event == nil {
 		_ = m.Term() // not an activity task: nothing will ever run it
 		return nil, nil
 	}
@@ -62,7 +66,7 @@ func (b *Backend) claimActivityTask(ctx context.Context, m *nats.Msg) (*backend.
 	}
 	id := strconv.FormatUint(md.Sequence.Stream, 10) + "." + strconv.FormatUint(md.NumDelivered, 10)
 	b.mu.Lock()
-	b.running[id] = &runningActivity{m: m, at: time.Now()}
+	b.running[id] = &runningActivity{m: m, a: a, at: time.Now()}
 	b.sweepLocked()
 	b.mu.Unlock()
 	return &backend.ActivityTask{
@@ -102,22 +106,19 @@ func (b *Backend) sweepLocked() {
 	}
 }
 
-func (b *Backend) runningActivity(id string) *nats.Msg {
+func (b *Backend) runningActivity(id string) *runningActivity {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if r := b.running[id]; r != nil {
-		return r.m
-	}
-	return nil
+	return b.running[id]
 }
 
 // ExtendActivityTask renews the task's lease.
 func (b *Backend) ExtendActivityTask(_ context.Context, task *backend.ActivityTask) error {
-	m := b.runningActivity(task.ID)
-	if m == nil {
+	r := b.runningActivity(task.ID)
+	if r == nil {
 		return fmt.Errorf("jsbackend: activity task %s is not running here", task.ID)
 	}
-	return m.InProgress()
+	return r.m.InProgress()
 }
 
 // CompleteActivityTask adds the activity's result to its execution's
@@ -126,41 +127,29 @@ func (b *Backend) ExtendActivityTask(_ context.Context, task *backend.ActivityTa
 // second result (a redelivered task that ran again after a crash before
 // the acknowledgement, or after its lease ran out) is dropped.
 func (b *Backend) CompleteActivityTask(ctx context.Context, task *backend.ActivityTask, result *history.Event) error {
-	m := b.runningActivity(task.ID)
-	a, err := b.activityEntry(m)
-	if err != nil {
-		return err
+	r := b.runningActivity(task.ID)
+	if r == nil {
+		return errors.New("jsbackend: the activity task is not running here (not fetched by this backend, or already completed)")
 	}
 	inst := task.WorkflowInstance
 	opts := appendOpts{msgID: "a." + task.ActivityID, activity: task.ActivityID}
-	err = b.appendEvents(ctx, inst.InstanceID, inst.ExecutionID, []*history.Event{result}, opts)
+	err := b.appendEvents(ctx, inst.InstanceID, inst.ExecutionID, []*history.Event{result}, opts)
 	if errors.Is(err, errTooLarge) {
 		// The result cannot be stored: the workflow gets a failure that
 		// says why, instead of the activity running again forever.
 		result = history.NewPendingEvent(time.Now(), history.EventType_ActivityFailed, &history.ActivityFailedAttributes{
-			Error: tooLargeError(fmt.Sprintf("the result of activity %s", activityName(a.Event)), err),
+			Error: tooLargeError(fmt.Sprintf("the result of activity %s", activityName(r.a.Event)), err),
 		}, history.ScheduleEventID(result.ScheduleEventID))
 		err = b.appendEvents(ctx, inst.InstanceID, inst.ExecutionID, []*history.Event{result}, opts)
 	}
 	if err != nil {
 		return err
 	}
-	_ = m.Ack()
+	_ = r.m.Ack()
 	b.mu.Lock()
 	delete(b.running, task.ID)
 	b.mu.Unlock()
 	return nil
-}
-
-func (b *Backend) activityEntry(m *nats.Msg) (*activityTask, error) {
-	if m == nil {
-		return nil, errors.New("jsbackend: the activity task is not running here (not fetched by this backend, or already completed)")
-	}
-	e, err := decodeEntry(m.Data)
-	if err != nil || e.Activity == nil {
-		return nil, fmt.Errorf("jsbackend: activity task: bad message: %v", err)
-	}
-	return e.Activity, nil
 }
 
 func activityName(ev *history.Event) string {

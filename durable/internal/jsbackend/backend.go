@@ -80,6 +80,7 @@ type Backend struct {
 // to heartbeat and acknowledge.
 type runningActivity struct {
 	m  *nats.Msg
+	a  *activityTask
 	at time.Time
 }
 

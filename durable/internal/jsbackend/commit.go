@@ -107,7 +107,7 @@ func (b *Backend) afterConflict(ctx context.Context, c *completion) (*view, bool
 	}
 	// Another commit, not just events added, or a task that is no longer
 	// current: the instance moved on.
-	if v.snapSeq != c.d.snapSeq && v.entry.History != nil || !v.currentTask(c.d.task) || v.snap.Instance.ExecutionID != wi.ExecutionID {
+	if v.snapSeq != c.d.snapSeq && v.commit || !v.currentTask(c.d.task) || v.snap.Instance.ExecutionID != wi.ExecutionID {
 		return nil, false, errLost
 	}
 	return v, false, nil
@@ -151,7 +151,11 @@ func (b *Backend) buildCommit(ctx context.Context, c *completion, v *view) ([]*n
 	if err != nil {
 		return nil, err
 	}
-	s.Pending = append(s.Pending, selfEvents...)
+	raw, err := encodeEvents(selfEvents)
+	if err != nil {
+		return nil, err
+	}
+	s.Pending = append(s.Pending, raw...)
 
 	if s.finished() {
 		now := time.Now().UTC()
@@ -235,8 +239,10 @@ func (b *Backend) workflowEventMsgs(ctx context.Context, c *completion, s *snaps
 			if q == "" {
 				q = s.Queue
 			}
-			ns := newSnapshot(target, q, a, events[0])
-			ns.Pending = events
+			ns, err := newSnapshot(target, q, a, events)
+			if err != nil {
+				return nil, nil, err
+			}
 			if t.inst == inst {
 				// ContinueAsNew: the next execution, in this log, after the commit.
 				ns.ParentQueue = s.ParentQueue

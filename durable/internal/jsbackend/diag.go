@@ -27,11 +27,11 @@ func ref(x *execution) *diag.WorkflowInstanceRef {
 
 // GetWorkflowInstance returns one execution for the diagnostics UI.
 func (b *Backend) GetWorkflowInstance(ctx context.Context, instance *core.WorkflowInstance) (*diag.WorkflowInstanceRef, error) {
-	s, e, m, err := b.execSnapshot(ctx, instance)
+	s, _, m, err := b.execSnapshot(ctx, instance)
 	if err != nil {
 		return nil, err
 	}
-	return ref(&execution{Instance: s.Instance, Snap: s, Entry: e, Seq: m.Seq}), nil
+	return ref(&execution{Instance: s.Instance, Snap: s, Seq: m.Seq}), nil
 }
 
 // GetWorkflowInstances returns up to count executions, newest first,

@@ -53,8 +53,10 @@ type snapshot struct {
 	Metadata    *metadata.WorkflowMetadata `json:"md,omitempty"`
 	// LastSeqID is the sequence ID of the last event in the history.
 	LastSeqID int64 `json:"ls,omitempty"`
-	// Pending are the events not yet given to a workflow task, in order.
-	Pending []*history.Event `json:"p,omitempty"`
+	// Pending are the events not yet given to a workflow task, in order,
+	// kept encoded: only a task decodes them, an append adds one without
+	// touching the others.
+	Pending []json.RawMessage `json:"p,omitempty"`
 	// Activities are the IDs of the activities scheduled whose result has
 	// not come yet, and Timers the schedule event IDs of the timers not yet
 	// fired or cancelled: a second result, a second firing, is dropped.
@@ -111,4 +113,47 @@ func decodeEntry(data []byte) (*entry, error) {
 		return nil, err
 	}
 	return &e, nil
+}
+
+// snapEntry is an entry read for its snapshot: the history and activity it
+// may also carry are skipped, not decoded.
+type snapEntry struct {
+	Instance string    `json:"i"`
+	Exec     string    `json:"x"`
+	Snap     *snapshot `json:"s,omitempty"`
+	Commit   string    `json:"c,omitempty"`
+}
+
+func decodeSnapEntry(data []byte) (*snapEntry, error) {
+	var e snapEntry
+	if err := json.Unmarshal(data, &e); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// encodeEvents encodes events for a snapshot's pending list.
+func encodeEvents(events []*history.Event) ([]json.RawMessage, error) {
+	out := make([]json.RawMessage, len(events))
+	for i, ev := range events {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+// decodeEvents decodes a snapshot's pending list.
+func decodeEvents(raw []json.RawMessage) ([]*history.Event, error) {
+	out := make([]*history.Event, len(raw))
+	for i, r := range raw {
+		var ev history.Event
+		if err := json.Unmarshal(r, &ev); err != nil {
+			return nil, err
+		}
+		out[i] = &ev
+	}
+	return out, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -39,11 +38,11 @@ func (b *Backend) CreateWorkflowInstance(ctx context.Context, instance *workflow
 			}
 			return backend.ErrInstanceAlreadyExists
 		}
-		e := &entry{
-			Instance: instance.InstanceID,
-			Exec:     instance.ExecutionID,
-			Snap:     newSnapshot(instance, queue, a, event),
+		s, err := newSnapshot(instance, queue, a, []*history.Event{event})
+		if err != nil {
+			return err
 		}
+		e := &entry{Instance: instance.InstanceID, Exec: instance.ExecutionID, Snap: s}
 		m, err := b.casMsg(b.n.start(instance.InstanceID, instance.ExecutionID, queue), instance.InstanceID, v.last, e)
 		if err != nil {
 			return err
@@ -61,8 +60,13 @@ func (b *Backend) CreateWorkflowInstance(ctx context.Context, instance *workflow
 	}
 }
 
-// newSnapshot is the state of a new execution started by event.
-func newSnapshot(instance *workflow.Instance, queue string, a *history.ExecutionStartedAttributes, event *history.Event) *snapshot {
+// newSnapshot is the state of a new execution started by events (the
+// start event first).
+func newSnapshot(instance *workflow.Instance, queue string, a *history.ExecutionStartedAttributes, events []*history.Event) (*snapshot, error) {
+	pending, err := encodeEvents(events)
+	if err != nil {
+		return nil, err
+	}
 	return &snapshot{
 		Instance:  instance,
 		Queue:     queue,
@@ -70,14 +74,14 @@ func newSnapshot(instance *workflow.Instance, queue string, a *history.Execution
 		State:     core.WorkflowInstanceStateActive,
 		CreatedAt: time.Now().UTC(),
 		Metadata:  a.Metadata,
-		Pending:   []*history.Event{event},
+		Pending:   pending,
 		Queued:    true,
-	}
+	}, nil
 }
 
 // execSnapshot returns the latest snapshot of one execution and the
 // message holding it, or backend.ErrInstanceNotFound.
-func (b *Backend) execSnapshot(ctx context.Context, instance *core.WorkflowInstance) (*snapshot, *entry, *rawMsg, error) {
+func (b *Backend) execSnapshot(ctx context.Context, instance *core.WorkflowInstance) (*snapshot, *view, *rawMsg, error) {
 	m, err := b.st.last(ctx, b.n.execSnaps(instance.InstanceID, instance.ExecutionID))
 	if err != nil {
 		return nil, nil, nil, err
@@ -86,10 +90,10 @@ func (b *Backend) execSnapshot(ctx context.Context, instance *core.WorkflowInsta
 		return nil, nil, nil, backend.ErrInstanceNotFound
 	}
 	v := &view{inst: instance.InstanceID}
-	if err := v.setSnapshot(m); err != nil {
+	if err := v.setSnapshot(b.n, m); err != nil {
 		return nil, nil, nil, err
 	}
-	return v.snap, v.entry, m, nil
+	return v.snap, v, m, nil
 }
 
 // GetWorkflowInstanceState returns the state of one execution. Clients
@@ -107,7 +111,7 @@ func (b *Backend) GetWorkflowInstanceState(ctx context.Context, instance *workfl
 		return core.WorkflowInstanceState(st), nil
 	}
 	v := &view{inst: instance.InstanceID}
-	if err := v.setSnapshot(m); err != nil {
+	if err := v.setSnapshot(b.n, m); err != nil {
 		return core.WorkflowInstanceStateActive, err
 	}
 	return v.snap.State, nil
@@ -117,7 +121,7 @@ func (b *Backend) GetWorkflowInstanceState(ctx context.Context, instance *workfl
 // lastSequenceID (all of it if nil): the events of its commits, read from
 // the latest commit back along the chain, only as far as needed.
 func (b *Backend) GetWorkflowInstanceHistory(ctx context.Context, instance *workflow.Instance, lastSequenceID *int64) ([]*history.Event, error) {
-	_, e, m, err := b.execSnapshot(ctx, instance)
+	_, v, _, err := b.execSnapshot(ctx, instance)
 	if errors.Is(err, backend.ErrInstanceNotFound) {
 		return nil, nil
 	}
@@ -128,10 +132,7 @@ func (b *Backend) GetWorkflowInstanceHistory(ctx context.Context, instance *work
 	if lastSequenceID != nil {
 		after = *lastSequenceID
 	}
-	next := e.Snap.LastCommit
-	if e.History != nil {
-		next = m.Seq
-	}
+	next := v.latestCommit
 	var chunks [][]*history.Event
 	for next != 0 {
 		cm, err := b.st.bySeq(ctx, next)
@@ -249,7 +250,11 @@ func (b *Backend) appendMsg(v *view, exec string, events []*history.Event, opts 
 			return nil, nil, false, nil // fired already, or cancelled
 		}
 	}
-	s.Pending = append(slices.Clone(s.Pending), events...)
+	raw, err := encodeEvents(events)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	s.Pending = append(s.Pending, raw...)
 	route, took := routeNone(), false
 	if !s.Queued {
 		s.Queued = true

@@ -17,8 +17,7 @@ import (
 type execution struct {
 	Instance *core.WorkflowInstance
 	Snap     *snapshot
-	Entry    *entry // the body of the snapshot's message (a final commit holds the result)
-	Seq      uint64
+	Seq      uint64 // the snapshot's message (a final commit holds the result)
 }
 
 // executions lists every stored execution with its latest snapshot. It
@@ -59,12 +58,12 @@ func (b *Backend) executions(ctx context.Context) ([]*execution, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			snap, e, m, err := b.execSnapshot(ctx, core.NewWorkflowInstance(k.inst, k.exec))
+			snap, _, m, err := b.execSnapshot(ctx, core.NewWorkflowInstance(k.inst, k.exec))
 			if err != nil {
 				errs[i] = err
 				return
 			}
-			out[i] = &execution{Instance: snap.Instance, Snap: snap, Entry: e, Seq: m.Seq}
+			out[i] = &execution{Instance: snap.Instance, Snap: snap, Seq: m.Seq}
 		}()
 	}
 	wg.Wait()

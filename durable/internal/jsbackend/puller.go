@@ -2,6 +2,7 @@ package jsbackend
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -10,19 +11,20 @@ import (
 )
 
 // puller takes one task at a time from the first of several queue
-// consumers that has one, as GetWorkflowTask and GetActivityTask must:
-// a worker asks for its queues together and waits until any has work.
+// consumers that has one, as GetWorkflowTask and GetActivityTask must: a
+// worker asks for its queues together and waits until any has work.
 //
-// A call sends one pull request for a single message to each queue's
-// consumer, each on its own lane (an inbox subscription: the server puts
-// the stored subject, not the inbox, on a delivery, so only the
-// subscription tells which request a delivery answers), and returns the
-// first delivery. The other requests stay open until they expire; what
-// they deliver after the call returned is kept (stashed) for the next
-// call that asks for that queue, so no message waits for its lease to run
-// out. A janitor releases (naks) stashed messages nobody took within
-// maxStash, and forgets lanes whose request the server never answered (a
-// reconnect drops open pull requests).
+// A call keeps one pull request for a single message open on each of its
+// queues' consumers, each on its own lane (an inbox subscription: the
+// server puts the stored subject, not the inbox, on a delivery, so only the
+// subscription tells which request a delivery answers), renews a request
+// that expires, and returns the first delivery. A request outlives the
+// call that sent it: the next call for that queue adopts it rather than
+// sending another, so the open requests per queue never exceed the calls
+// waiting at once, and what one delivers with nobody waiting is kept
+// (stashed) for the next call. A janitor releases (naks) stashed messages
+// nobody took within maxStash, and forgets lanes whose request the server
+// never answered (a reconnect drops open pull requests).
 type puller struct {
 	nc       *nats.Conn
 	stream   string
@@ -38,6 +40,7 @@ type puller struct {
 
 	mu     sync.Mutex
 	lanes  map[*nats.Subscription]*lane
+	open   map[string][]*lane // lanes with a request open, by queue
 	free   []*lane
 	stash  map[string][]stashed
 	closed bool
@@ -47,7 +50,7 @@ type lane struct {
 	inbox   string
 	sub     *nats.Subscription
 	queue   string
-	w       *waiter // nil once the waiter is served or gone
+	w       *waiter // the call it serves, if any
 	busy    bool    // a request is open
 	expires time.Time
 }
@@ -57,10 +60,11 @@ type stashed struct {
 	at time.Time
 }
 
+// waiter is one waiting call. ch gets the message that serves it, or nil
+// each time one of its requests ended empty (the call then renews it).
 type waiter struct {
-	ch      chan *nats.Msg // gets one message, or nil when every lane came back empty
-	pending int
-	done    bool
+	ch   chan *nats.Msg
+	done bool // served, or gone
 }
 
 func newPuller(nc *nats.Conn, stream string, consumer func(string) string, maxWait, maxStash time.Duration) *puller {
@@ -72,6 +76,7 @@ func newPuller(nc *nats.Conn, stream string, consumer func(string) string, maxWa
 		done:    make(chan struct{}),
 		changed: make(chan struct{}, 1),
 		lanes:   map[*nats.Subscription]*lane{},
+		open:    map[string][]*lane{},
 		stash:   map[string][]stashed{},
 	}
 	go p.route()
@@ -79,12 +84,8 @@ func newPuller(nc *nats.Conn, stream string, consumer func(string) string, maxWa
 }
 
 // get returns the next message of any of queues, or nil when none came
-// before ctx ended or maxWait passed.
+// before ctx ended.
 func (p *puller) get(ctx context.Context, queues []string) (*nats.Msg, error) {
-	wait := p.maxWait
-	if dl, ok := ctx.Deadline(); ok {
-		wait = min(wait, time.Until(dl)-5*time.Millisecond)
-	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -94,46 +95,94 @@ func (p *puller) get(ctx context.Context, queues []string) (*nats.Msg, error) {
 		p.mu.Unlock()
 		return m, nil
 	}
-	if wait < 2*time.Millisecond || ctx.Err() != nil {
-		p.mu.Unlock()
+	w := &waiter{ch: make(chan *nats.Msg, len(queues)+1)}
+	p.mu.Unlock()
+	for {
+		wait := p.maxWait
+		if dl, ok := ctx.Deadline(); ok {
+			wait = min(wait, time.Until(dl)-5*time.Millisecond)
+		}
+		if wait < 2*time.Millisecond || ctx.Err() != nil {
+			return p.giveUp(w), nil
+		}
+		sends, err := p.attach(w, queues, wait)
+		if err != nil {
+			p.giveUp(w)
+			return nil, err
+		}
+		req := []byte(`{"batch":1,"expires":` + strconv.FormatInt(int64(wait), 10) + `}`)
+		for _, l := range sends {
+			if err := p.nc.PublishRequest("$JS.API.CONSUMER.MSG.NEXT."+p.stream+"."+p.consumer(l.queue), l.inbox, req); err != nil {
+				p.mu.Lock()
+				p.finishLocked(l, nil)
+				p.mu.Unlock()
+			}
+		}
+		select {
+		case m := <-w.ch:
+			if m != nil {
+				return m, nil
+			}
+			// A request ended empty: renew it.
+		case <-ctx.Done():
+			return p.giveUp(w), nil
+		case <-p.closing:
+			return p.giveUp(w), nil
+		}
+	}
+}
+
+// attach makes every queue's open request serve w: an open one whose call
+// is gone is adopted, otherwise a new request is due, on a lane returned
+// for the caller to send.
+func (p *puller) attach(w *waiter, queues []string, wait time.Duration) ([]*lane, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if w.done {
 		return nil, nil
 	}
-	w := &waiter{ch: make(chan *nats.Msg, 1), pending: len(queues)}
-	lanes := make([]*lane, 0, len(queues))
+	var sends []*lane
 	for _, q := range queues {
+		var adopt *lane
+		for _, l := range p.open[q] {
+			if l.w == w {
+				adopt = l
+				break
+			}
+			if adopt == nil && (l.w == nil || l.w.done) {
+				adopt = l
+			}
+		}
+		if adopt != nil {
+			adopt.w = w
+			continue
+		}
 		l, err := p.laneLocked()
 		if err != nil {
-			p.mu.Unlock()
 			return nil, err
 		}
 		l.queue, l.w, l.busy, l.expires = q, w, true, time.Now().Add(wait+5*time.Second)
-		lanes = append(lanes, l)
+		p.open[q] = append(p.open[q], l)
+		sends = append(sends, l)
 	}
-	p.mu.Unlock()
+	return sends, nil
+}
 
-	req := []byte(`{"batch":1,"expires":` + strconv.FormatInt(int64(wait), 10) + `}`)
-	for _, l := range lanes {
-		if err := p.nc.PublishRequest("$JS.API.CONSUMER.MSG.NEXT."+p.stream+"."+p.consumer(l.queue), l.inbox, req); err != nil {
-			p.mu.Lock()
-			p.finishLocked(l, nil)
-			p.mu.Unlock()
-		}
-	}
-	select {
-	case m := <-w.ch:
-		return m, nil
-	case <-ctx.Done():
-	case <-p.closing:
-	}
+// giveUp ends w's wait; a message that served it meanwhile is returned.
+func (p *puller) giveUp(w *waiter) *nats.Msg {
 	p.mu.Lock()
 	w.done = true
 	p.mu.Unlock()
-	select {
-	case m := <-w.ch: // served while giving up
-		return m, nil
-	default:
+	for {
+		select {
+		case m := <-w.ch:
+			if m != nil {
+				return m
+			}
+		default:
+			return nil
+		}
 	}
-	return nil, nil
 }
 
 // takeStashLocked pops the oldest stashed message of queues.
@@ -168,15 +217,28 @@ func (p *puller) laneLocked() (*lane, error) {
 	return l, nil
 }
 
-// finishLocked ends l's request, with m delivered or nil, and frees l.
-func (p *puller) finishLocked(l *lane, m *nats.Msg) {
-	w, q := l.w, l.queue
-	l.w, l.busy = nil, false
-	p.free = append(p.free, l)
+// closeLocked takes l out of the open requests.
+func (p *puller) closeLocked(l *lane) {
+	q := l.queue
+	if i := slices.Index(p.open[q], l); i >= 0 {
+		p.open[q] = slices.Delete(p.open[q], i, i+1)
+		if len(p.open[q]) == 0 {
+			delete(p.open, q)
+		}
+	}
+	l.busy = false
 	select {
 	case p.changed <- struct{}{}:
 	default:
 	}
+}
+
+// finishLocked ends l's request, with m delivered or nil, and frees l.
+func (p *puller) finishLocked(l *lane, m *nats.Msg) {
+	w, q := l.w, l.queue
+	p.closeLocked(l)
+	l.w = nil
+	p.free = append(p.free, l)
 	if m != nil {
 		if w != nil && !w.done {
 			w.done = true
@@ -186,12 +248,17 @@ func (p *puller) finishLocked(l *lane, m *nats.Msg) {
 		p.stash[q] = append(p.stash[q], stashed{m, time.Now()})
 		return
 	}
-	if w != nil && !w.done {
-		w.pending--
-		if w.pending == 0 {
-			w.done = true
-			w.ch <- nil
-		}
+	notifyEmpty(w)
+}
+
+// notifyEmpty tells a waiting call that one of its requests ended empty.
+func notifyEmpty(w *waiter) {
+	if w == nil || w.done {
+		return
+	}
+	select {
+	case w.ch <- nil:
+	default: // it has a wake-up pending already
 	}
 }
 
@@ -247,16 +314,12 @@ func (p *puller) janitor() {
 	}
 	for sub, l := range p.lanes {
 		if l.busy && now.After(l.expires) {
-			// Never answered: give the lane up, its waiter one less.
+			// Never answered: give the lane up.
 			delete(p.lanes, sub)
 			_ = sub.Unsubscribe()
-			if l.w != nil && !l.w.done {
-				l.w.pending--
-				if l.w.pending == 0 {
-					l.w.done = true
-					l.w.ch <- nil
-				}
-			}
+			w := l.w
+			p.closeLocked(l)
+			notifyEmpty(w)
 		}
 	}
 	p.mu.Unlock()
@@ -279,24 +342,19 @@ func (p *puller) close() {
 	close(p.closing)
 	deadline := time.NewTimer(p.maxWait + time.Second)
 	defer deadline.Stop()
+wait:
 	for {
 		p.mu.Lock()
-		busy := 0
-		for _, l := range p.lanes {
-			if l.busy {
-				busy++
-			}
-		}
+		busy := len(p.open)
 		p.mu.Unlock()
 		if busy == 0 {
 			break
 		}
 		select {
 		case <-p.changed:
-			continue
 		case <-deadline.C:
+			break wait
 		}
-		break
 	}
 	close(p.stop)
 	<-p.done
@@ -311,8 +369,7 @@ func (p *puller) close() {
 	for sub := range p.lanes {
 		_ = sub.Unsubscribe()
 	}
-	p.lanes = map[*nats.Subscription]*lane{}
-	p.free = nil
+	p.lanes, p.open, p.free = map[*nats.Subscription]*lane{}, map[string][]*lane{}, nil
 	p.mu.Unlock()
 drain:
 	for {

@@ -20,7 +20,8 @@ type view struct {
 	inst    string
 	snapSeq uint64    // the message holding snap; 0 if the instance has none
 	snap    *snapshot // resolved (see snapshot.resolve); nil if none
-	entry   *entry    // the body of that message
+	entry   *snapEntry // the body of that message
+	commit  bool       // the message is a commit
 	last    uint64    // the last sequence of the whole log: what a write expects
 	// latestCommit is the execution's latest commit (0: none yet), what a
 	// new message's snapshot records as LastCommit.
@@ -56,20 +57,21 @@ func (b *Backend) loadView(ctx context.Context, inst string, hint *rawMsg) (*vie
 		// that fired after its instance was removed).
 		return v, nil
 	}
-	if err := v.setSnapshot(snapMsg); err != nil {
+	if err := v.setSnapshot(b.n, snapMsg); err != nil {
 		return nil, err
 	}
 	return v, nil
 }
 
-func (v *view) setSnapshot(m *rawMsg) error {
-	e, err := decodeEntry(m.Data)
+func (v *view) setSnapshot(n names, m *rawMsg) error {
+	e, err := decodeSnapEntry(m.Data)
 	if err != nil || e.Snap == nil {
 		return fmt.Errorf("jsbackend: instance %q: bad snapshot at %d: %v", v.inst, m.Seq, err)
 	}
-	v.snapSeq, v.snap, v.entry = m.Seq, e.Snap.clone(), e
+	ls, _ := n.parse(m.Subject)
+	v.snapSeq, v.snap, v.entry, v.commit = m.Seq, e.Snap.clone(), e, ls.sub == "c"
 	v.latestCommit = e.Snap.LastCommit
-	if e.History != nil {
+	if v.commit {
 		v.latestCommit = m.Seq
 	}
 	v.snap.resolve(m.Seq)

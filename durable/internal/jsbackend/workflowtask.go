@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 
 	"github.com/cschleiden/go-workflows/backend"
@@ -77,7 +76,7 @@ func (b *Backend) claimWorkflowTask(ctx context.Context, m *nats.Msg) (*backend.
 		_ = m.Ack()
 		return nil, nil
 	}
-	return b.task(m, raw.Seq, v), nil
+	return b.task(m, raw.Seq, v)
 }
 
 // claimTimer handles a fired timer: its event is added to the pending
@@ -98,12 +97,16 @@ func (b *Backend) claimTimer(ctx context.Context, m *nats.Msg, raw *rawMsg, ls l
 		return nil, nil
 	}
 	v := &view{inst: ls.inst, snapSeq: r.seq, snap: r.snap, last: r.seq, latestCommit: r.snap.LastCommit}
-	return b.task(m, raw.Seq, v), nil
+	return b.task(m, raw.Seq, v)
 }
 
 // task is the workflow task of v, leased by m.
-func (b *Backend) task(m *nats.Msg, task uint64, v *view) *backend.WorkflowTask {
+func (b *Backend) task(m *nats.Msg, task uint64, v *view) (*backend.WorkflowTask, error) {
 	s := v.snap
+	events, err := decodeEvents(s.Pending)
+	if err != nil {
+		return nil, fmt.Errorf("jsbackend: instance %q: bad pending event: %w", v.inst, err)
+	}
 	return &backend.WorkflowTask{
 		ID:                    strconv.FormatUint(task, 10),
 		Queue:                 workflow.Queue(s.Queue),
@@ -111,9 +114,9 @@ func (b *Backend) task(m *nats.Msg, task uint64, v *view) *backend.WorkflowTask 
 		WorkflowInstanceState: s.State,
 		Metadata:              s.Metadata,
 		LastSequenceID:        s.LastSeqID,
-		NewEvents:             slices.Clone(s.Pending),
+		NewEvents:             events,
 		CustomData:            &workflowTaskData{msg: m, task: task, snapSeq: v.snapSeq, v: v, consumed: len(s.Pending)},
-	}
+	}, nil
 }
 
 // settle writes v's snapshot back as idle.
