@@ -18,11 +18,11 @@ import (
 // them all.
 type view struct {
 	inst    string
-	snapSeq uint64    // the message holding snap; 0 if the instance has none
-	snap    *snapshot // resolved (see snapshot.resolve); nil if none
+	snapSeq uint64     // the message holding snap; 0 if the instance has none
+	snap    *snapshot  // resolved (see snapshot.resolve); nil if none
 	entry   *snapEntry // the body of that message
 	commit  bool       // the message is a commit
-	last    uint64    // the last sequence of the whole log: what a write expects
+	last    uint64     // the last sequence of the whole log: what a write expects
 	// latestCommit is the execution's latest commit (0: none yet), what a
 	// new message's snapshot records as LastCommit.
 	latestCommit uint64
