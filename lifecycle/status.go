@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/cloudrole/cloudrole/durable"
 	"github.com/cloudrole/cloudrole/queue"
 	"github.com/cloudrole/cloudrole/role"
 	"github.com/cloudrole/cloudrole/startup"
@@ -45,6 +46,10 @@ type Status struct {
 	// Workers are the queue workers running in this instance (package
 	// queue), with their queue's figures.
 	Workers []queue.WorkerStatus `json:"workers,omitempty"`
+
+	// Durable are the orchestration hubs working in this instance
+	// (package durable): their tasks running and done.
+	Durable []durable.HubStatus `json:"durable,omitempty"`
 
 	// Components holds any other sections packages registered, by name.
 	Components map[string]any `json:"components,omitempty"`
@@ -131,6 +136,8 @@ func (s *Status) sections(snap map[string]any) {
 			s.Tasks = append(s.Tasks, v)
 		case queue.WorkerStatus:
 			s.Workers = append(s.Workers, v)
+		case durable.HubStatus:
+			s.Durable = append(s.Durable, v)
 		default:
 			if s.Components == nil {
 				s.Components = map[string]any{}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cschleiden/go-workflows/backend"
 	"github.com/cschleiden/go-workflows/backend/metrics"
+	"github.com/cschleiden/go-workflows/core"
 	"github.com/cschleiden/go-workflows/workflow"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -37,6 +38,11 @@ type Options struct {
 	// RequestTimeout bounds a request to the server when the caller's
 	// context has no deadline. Defaults to 10 seconds.
 	RequestTimeout time.Duration
+	// OnLost, if set, is called when CompleteWorkflowTask finds that its
+	// task is no longer the instance's current one: a worker's cached
+	// executor of that instance ran ahead of the stored history and must
+	// be dropped.
+	OnLost func(*core.WorkflowInstance)
 }
 
 func (o *Options) defaults() {
@@ -69,6 +75,9 @@ type Backend struct {
 
 	workflows  *puller
 	activities *puller
+
+	amu       sync.Mutex
+	appending map[string][]*appendReq // appends queued, by instance (see appendEvents)
 
 	mu       sync.Mutex
 	prepared map[string]bool             // consumers created, by name
@@ -123,13 +132,14 @@ func New(ctx context.Context, nc *nats.Conn, opts Options, bopts ...backend.Back
 		return nil, err
 	}
 	b := &Backend{
-		opts:     opts,
-		bopts:    backend.ApplyOptions(bopts...),
-		n:        n,
-		js:       js,
-		st:       &store{nc: nc, stream: n.stream, direct: info.Config.Replicas <= 1, reqTimeout: opts.RequestTimeout},
-		prepared: map[string]bool{},
-		running:  map[string]*runningActivity{},
+		opts:      opts,
+		bopts:     backend.ApplyOptions(bopts...),
+		n:         n,
+		js:        js,
+		st:        &store{nc: nc, stream: n.stream, direct: info.Config.Replicas <= 1, reqTimeout: opts.RequestTimeout},
+		prepared:  map[string]bool{},
+		appending: map[string][]*appendReq{},
+		running:   map[string]*runningActivity{},
 	}
 	b.workflows = newPuller(nc, n.stream, workflowConsumer, opts.MaxWait, b.bopts.WorkflowLockTimeout/2)
 	b.activities = newPuller(nc, n.stream, activityConsumer, opts.MaxWait, b.bopts.ActivityLockTimeout/2)
@@ -185,6 +195,15 @@ func (b *Backend) Close() error {
 	b.workflows.close()
 	b.activities.close()
 	return nil
+}
+
+// Release hands back the tasks fetched and not given to a worker, and those
+// that still arrive until the next Get*Task: call it when a worker stops
+// taking tasks while the backend stays open, so that another worker gets
+// them now rather than after their lease.
+func (b *Backend) Release() {
+	b.workflows.release()
+	b.activities.release()
 }
 
 // Options returns the backend options (logger, converter, lock timeouts,

@@ -14,9 +14,9 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// errLost: the task's instance moved on without it (its lease expired and
-// another worker completed it, or it was terminated).
-var errLost = errors.New("jsbackend: the workflow task is no longer the instance's current task")
+// ErrLost: a workflow task's instance moved on without it (its lease
+// expired and another worker completed it, or it was terminated).
+var ErrLost = errors.New("jsbackend: the workflow task is no longer the instance's current task")
 
 // completion is one CompleteWorkflowTask call's input.
 type completion struct {
@@ -67,8 +67,11 @@ func (b *Backend) CompleteWorkflowTask(
 		// Lost a race (events came in), or no answer: read the log again.
 		nv, mine, rerr := b.afterConflict(ctx, c)
 		if rerr != nil {
-			if errors.Is(rerr, errLost) {
+			if errors.Is(rerr, ErrLost) {
 				_ = d.msg.Ack()
+				if b.opts.OnLost != nil {
+					b.opts.OnLost(task.WorkflowInstance)
+				}
 			}
 			return fmt.Errorf("jsbackend: complete workflow task of %q: %w (after: %v)", inst, rerr, err)
 		}
@@ -90,7 +93,7 @@ func (b *Backend) CompleteWorkflowTask(
 }
 
 // afterConflict reads the instance again after a commit failed: mine if
-// the commit was stored after all (its answer was lost), errLost if the
+// the commit was stored after all (its answer was lost), ErrLost if the
 // instance moved on (another commit, a termination), otherwise the view to
 // build the commit on (events were added meanwhile).
 func (b *Backend) afterConflict(ctx context.Context, c *completion) (*view, bool, error) {
@@ -100,7 +103,7 @@ func (b *Backend) afterConflict(ctx context.Context, c *completion) (*view, bool
 		return nil, false, err
 	}
 	if v.snap == nil {
-		return nil, false, errLost // removed
+		return nil, false, ErrLost // removed
 	}
 	if v.entry.Commit == c.id {
 		return nil, true, nil
@@ -108,7 +111,7 @@ func (b *Backend) afterConflict(ctx context.Context, c *completion) (*view, bool
 	// Another commit, not just events added, or a task that is no longer
 	// current: the instance moved on.
 	if v.snapSeq != c.d.snapSeq && v.commit || !v.currentTask(c.d.task) || v.snap.Instance.ExecutionID != wi.ExecutionID {
-		return nil, false, errLost
+		return nil, false, ErrLost
 	}
 	return v, false, nil
 }

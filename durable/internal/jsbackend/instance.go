@@ -199,21 +199,104 @@ type appendResult struct {
 	took bool      // opts.takeTask became the current task
 }
 
+// appendReq is one call's events, waiting to be written with others for
+// the same instance.
+type appendReq struct {
+	exec   string
+	events []*history.Event
+	opts   appendOpts
+	err    error
+	done   chan struct{}
+}
+
 // appendEvents adds events to the pending events of exec (the running
 // execution if ""), with a compare-and-set on the instance's log, and
 // makes the message the instance's task if it was idle.
+//
+// Calls for the same instance at the same time are combined into one
+// write: many results of one fan-out arriving together would otherwise
+// contend for the log one compare-and-set at a time. The first call
+// writes what every call queued meanwhile, and repeats while more come.
 func (b *Backend) appendEvents(ctx context.Context, inst, exec string, events []*history.Event, opts appendOpts) error {
-	_, err := b.appendEventsResult(ctx, inst, exec, events, opts)
-	return err
+	r := &appendReq{exec: exec, events: events, opts: opts, done: make(chan struct{})}
+	b.amu.Lock()
+	q, busy := b.appending[inst]
+	b.appending[inst] = append(q, r)
+	b.amu.Unlock()
+	if busy {
+		select {
+		case <-r.done:
+			return r.err
+		case <-ctx.Done():
+			return ctx.Err() // the write may still happen, as after any timeout
+		}
+	}
+	// This call writes: its own events and whatever queues up meanwhile,
+	// even if its caller gives up (the others wait for it).
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.RequestTimeout)
+	defer cancel()
+	for {
+		b.amu.Lock()
+		reqs := b.appending[inst]
+		if len(reqs) == 0 {
+			delete(b.appending, inst)
+			b.amu.Unlock()
+			break
+		}
+		b.appending[inst] = []*appendReq{}
+		b.amu.Unlock()
+		err := b.writeAppends(wctx, inst, reqs)
+		for _, q := range reqs {
+			if err != nil {
+				q.err = err
+			}
+			close(q.done)
+		}
+	}
+	<-r.done
+	return r.err
 }
 
+// writeAppends writes reqs in one compare-and-set, retrying on conflict.
+func (b *Backend) writeAppends(ctx context.Context, inst string, reqs []*appendReq) error {
+	for attempt := 0; ; attempt++ {
+		v, err := b.loadView(ctx, inst, nil)
+		if err != nil {
+			return err
+		}
+		for _, r := range reqs {
+			r.err = nil
+		}
+		m, _, _, err := b.appendMsgFor(v, reqs)
+		if err != nil || m == nil {
+			return err
+		}
+		if _, err := b.st.publish(ctx, m); err != nil {
+			if errors.Is(err, errConflict) && attempt < maxAttempts {
+				if err := backoff(ctx, attempt); err != nil {
+					return err
+				}
+				continue
+			}
+			return fmt.Errorf("jsbackend: deliver %v to %q: %w", reqs[0].events[0].Type, inst, err)
+		}
+		return nil
+	}
+}
+
+// appendEventsResult adds events alone (not combined) and reports what it
+// wrote: a fired timer that may become the task.
 func (b *Backend) appendEventsResult(ctx context.Context, inst, exec string, events []*history.Event, opts appendOpts) (appendResult, error) {
 	for attempt := 0; ; attempt++ {
 		v, err := b.loadView(ctx, inst, nil)
 		if err != nil {
 			return appendResult{}, err
 		}
-		m, s, took, err := b.appendMsg(v, exec, events, opts)
+		r := &appendReq{exec: exec, events: events, opts: opts}
+		m, s, took, err := b.appendMsgFor(v, []*appendReq{r})
+		if err == nil {
+			err = r.err
+		}
 		if err != nil || m == nil {
 			return appendResult{}, err
 		}
@@ -235,22 +318,52 @@ func (b *Backend) appendEventsResult(ctx context.Context, inst, exec string, eve
 // appendMsg is the message that adds events to the view's execution, or
 // nil (with opts.absent) if they are not to be added.
 func (b *Backend) appendMsg(v *view, exec string, events []*history.Event, opts appendOpts) (*nats.Msg, *snapshot, bool, error) {
-	if !v.active(exec) {
-		return nil, nil, false, opts.absent
+	r := &appendReq{exec: exec, events: events, opts: opts}
+	m, s, took, err := b.appendMsgFor(v, []*appendReq{r})
+	if err == nil {
+		err = r.err
 	}
-	s := v.next()
-	var ok bool
-	if opts.activity != "" {
-		if s.Activities, ok = remove(s.Activities, opts.activity); !ok {
-			return nil, nil, false, nil // its result is in already
+	return m, s, took, err
+}
+
+// appendMsgFor is the message that adds the events of reqs that apply to
+// the view's execution; each req not added gets its outcome in err (its
+// opts.absent, or nil for a repeat that is dropped). It is nil if none
+// applies.
+func (b *Backend) appendMsgFor(v *view, reqs []*appendReq) (*nats.Msg, *snapshot, bool, error) {
+	var s *snapshot
+	var add []*history.Event
+	var ids []string
+	take := uint64(0)
+	for _, r := range reqs {
+		if !v.active(r.exec) {
+			r.err = r.opts.absent
+			continue
+		}
+		if s == nil {
+			s = v.next()
+		}
+		var ok bool
+		if r.opts.activity != "" {
+			if s.Activities, ok = remove(s.Activities, r.opts.activity); !ok {
+				continue // its result is in already
+			}
+		}
+		if r.opts.timer != 0 {
+			if s.Timers, ok = remove(s.Timers, r.opts.timer); !ok {
+				continue // fired already, or cancelled
+			}
+		}
+		add = append(add, r.events...)
+		ids = append(ids, r.opts.msgID)
+		if r.opts.takeTask != 0 {
+			take = r.opts.takeTask
 		}
 	}
-	if opts.timer != 0 {
-		if s.Timers, ok = remove(s.Timers, opts.timer); !ok {
-			return nil, nil, false, nil // fired already, or cancelled
-		}
+	if len(add) == 0 {
+		return nil, nil, false, nil
 	}
-	raw, err := encodeEvents(events)
+	raw, err := encodeEvents(add)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -258,8 +371,8 @@ func (b *Backend) appendMsg(v *view, exec string, events []*history.Event, opts 
 	route, took := routeNone(), false
 	if !s.Queued {
 		s.Queued = true
-		if opts.takeTask != 0 {
-			s.Task, took = opts.takeTask, true
+		if take != 0 {
+			s.Task, took = take, true
 		} else {
 			s.Task, route = 0, routeTask(s.Queue)
 		}
@@ -269,8 +382,10 @@ func (b *Backend) appendMsg(v *view, exec string, events []*history.Event, opts 
 	if err != nil {
 		return nil, nil, false, err
 	}
-	if opts.msgID != "" {
-		dedupe(m, opts.msgID)
+	if len(ids) == 1 && ids[0] != "" {
+		// A combined write carries no ID: the awaited activities and
+		// timers drop repeats of results and firings exactly anyway.
+		dedupe(m, ids[0])
 	}
 	return m, s, took, nil
 }

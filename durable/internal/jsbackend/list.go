@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cschleiden/go-workflows/backend"
 	"github.com/cschleiden/go-workflows/core"
@@ -17,7 +18,8 @@ import (
 type execution struct {
 	Instance *core.WorkflowInstance
 	Snap     *snapshot
-	Seq      uint64 // the snapshot's message (a final commit holds the result)
+	Seq      uint64    // the snapshot's message (a final commit holds the result)
+	Time     time.Time // when it was written
 }
 
 // executions lists every stored execution with its latest snapshot. It
@@ -63,7 +65,7 @@ func (b *Backend) executions(ctx context.Context) ([]*execution, error) {
 				errs[i] = err
 				return
 			}
-			out[i] = &execution{Instance: snap.Instance, Snap: snap, Seq: m.Seq}
+			out[i] = &execution{Instance: snap.Instance, Snap: snap, Seq: m.Seq, Time: m.Time}
 		}()
 	}
 	wg.Wait()
@@ -90,3 +92,40 @@ func (b *Backend) executions(ctx context.Context) ([]*execution, error) {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, backend.ErrInstanceNotFound) }
+
+// executionsOf lists the execution IDs stored for one instance.
+func (b *Backend) executionsOf(ctx context.Context, inst string) ([]string, error) {
+	subjects, err := b.subjects(ctx, b.n.snaps(inst))
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, subj := range subjects {
+		ls, err := b.n.parse(subj)
+		if err != nil || seen[ls.exec] {
+			continue
+		}
+		seen[ls.exec] = true
+		out = append(out, ls.exec)
+	}
+	return out, nil
+}
+
+// subjects lists the stored subjects matching filter, from the stream's
+// subject index (the leader's, which knows a subject just written).
+func (b *Backend) subjects(ctx context.Context, filter string) ([]string, error) {
+	s, err := b.js.Stream(ctx, b.n.stream)
+	if err != nil {
+		return nil, fmt.Errorf("jsbackend: %w", err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return nil, fmt.Errorf("jsbackend: subjects %s: %w", filter, err)
+	}
+	out := make([]string, 0, len(info.State.Subjects))
+	for subj := range info.State.Subjects {
+		out = append(out, subj)
+	}
+	return out, nil
+}

@@ -44,6 +44,9 @@ type puller struct {
 	free   []*lane
 	stash  map[string][]stashed
 	closed bool
+	// idle: nobody takes tasks now (the worker stopped); what arrives
+	// with no call waiting is handed back at once instead of stashed.
+	idle bool
 }
 
 type lane struct {
@@ -95,6 +98,7 @@ func (p *puller) get(ctx context.Context, queues []string) (*nats.Msg, error) {
 		p.mu.Unlock()
 		return m, nil
 	}
+	p.idle = false
 	w := &waiter{ch: make(chan *nats.Msg, len(queues)+1)}
 	p.mu.Unlock()
 	for {
@@ -245,10 +249,33 @@ func (p *puller) finishLocked(l *lane, m *nats.Msg) {
 			w.ch <- m
 			return
 		}
+		if p.idle {
+			go func() { _ = m.Nak() }()
+			return
+		}
 		p.stash[q] = append(p.stash[q], stashed{m, time.Now()})
 		return
 	}
 	notifyEmpty(w)
+}
+
+// release hands back every stashed message and, until the next call, each
+// that arrives with no call waiting: the worker has stopped taking tasks,
+// and another worker should get them now rather than after their lease.
+func (p *puller) release() {
+	p.mu.Lock()
+	p.idle = true
+	var out []*nats.Msg
+	for _, s := range p.stash {
+		for _, e := range s {
+			out = append(out, e.m)
+		}
+	}
+	p.stash = map[string][]stashed{}
+	p.mu.Unlock()
+	for _, m := range out {
+		_ = m.Nak()
+	}
 }
 
 // notifyEmpty tells a waiting call that one of its requests ended empty.

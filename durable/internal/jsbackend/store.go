@@ -331,3 +331,7 @@ func trimSpace(b []byte) []byte {
 	}
 	return b
 }
+
+// IsTooLarge reports whether err is a message the server refused for its
+// size.
+func IsTooLarge(err error) bool { return errors.Is(err, errTooLarge) }
