@@ -106,13 +106,19 @@ func (h *Hub) Status(ctx context.Context, instanceID string) (*Status, error) {
 
 // RaiseEvent delivers an event to the instance's running execution: the
 // orchestrator receives it from workflow.NewSignalChannel(ctx, name).
-// data is encoded as JSON. It fails with ErrNotFound when no execution of
-// the instance is running.
+// data is encoded as JSON. It fails with ErrNotFound for an unknown
+// instance and ErrNotRunning for one that has ended.
 func (h *Hub) RaiseEvent(ctx context.Context, instanceID, name string, data any) error {
 	if name == "" {
 		return fmt.Errorf("%w: an event needs a name", ErrInvalidOptions)
 	}
-	if err := h.c.SignalWorkflow(ctx, instanceID, name, data); err != nil {
+	err := h.c.SignalWorkflow(ctx, instanceID, name, data)
+	if errors.Is(err, backend.ErrInstanceNotFound) {
+		if _, derr := h.b.Describe(ctx, instanceID); derr == nil {
+			err = jsbackend.ErrNotRunning
+		}
+	}
+	if err != nil {
 		return wrapErr(fmt.Sprintf("raise %q on %q", name, instanceID), err)
 	}
 	return nil

@@ -99,7 +99,7 @@ func TestRaiseEvent(t *testing.T) {
 	if s.RuntimeStatus != durable.Completed || string(s.Output) != `"approved by grace"` {
 		t.Fatalf("status %+v", s)
 	}
-	wantErr(t, h.RaiseEvent(ctx, "w-1", "approval", "late"), durable.ErrNotFound)
+	wantErr(t, h.RaiseEvent(ctx, "w-1", "approval", "late"), durable.ErrNotRunning)
 	wantErr(t, h.RaiseEvent(ctx, "nobody", "approval", "x"), durable.ErrNotFound)
 }
 
@@ -118,7 +118,7 @@ func TestTerminate(t *testing.T) {
 	wantErr(t, h.Terminate(ctx, "nobody", "x"), durable.ErrNotFound)
 	// An event raised afterwards reaches nothing: the orchestrator does
 	// not run again.
-	wantErr(t, h.RaiseEvent(ctx, "t-1", "approval", "too late"), durable.ErrNotFound)
+	wantErr(t, h.RaiseEvent(ctx, "t-1", "approval", "too late"), durable.ErrNotRunning)
 }
 
 func TestPurge(t *testing.T) {

@@ -2,6 +2,8 @@ package durable
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cschleiden/go-workflows/core"
@@ -36,6 +38,21 @@ const (
 // Durable Functions' Canceled and Suspended are not used: go-workflows
 // has no suspension, and a cancelled orchestration ends as its
 // orchestrator decides (Completed or Failed).
+
+var runtimeStatuses = []RuntimeStatus{Pending, Running, Completed, ContinuedAsNew, Failed, Terminated}
+
+// ParseRuntimeStatus reads a runtimeStatus name (any case), failing with
+// ErrInvalidOptions and the valid names.
+func ParseRuntimeStatus(s string) (RuntimeStatus, error) {
+	names := make([]string, len(runtimeStatuses))
+	for i, rs := range runtimeStatuses {
+		if strings.EqualFold(s, string(rs)) {
+			return rs, nil
+		}
+		names[i] = string(rs)
+	}
+	return "", fmt.Errorf("%w: runtimeStatus %q: want one of %s", ErrInvalidOptions, s, strings.Join(names, ", "))
+}
 
 // terminal reports whether s is an end: the instance runs no more.
 func (s RuntimeStatus) terminal() bool {

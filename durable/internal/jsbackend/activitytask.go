@@ -21,8 +21,12 @@ import (
 // result is already in the log: a completed activity never runs twice.
 func (b *Backend) GetActivityTask(ctx context.Context, queues []workflow.Queue) (*backend.ActivityTask, error) {
 	qs := queueNames(queues)
+	p, err := b.puller(false)
+	if err != nil {
+		return nil, err
+	}
 	for {
-		m, err := b.activities.get(ctx, qs)
+		m, err := p.get(ctx, qs)
 		if err != nil || m == nil {
 			return nil, err
 		}

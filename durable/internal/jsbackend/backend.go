@@ -73,8 +73,9 @@ type Backend struct {
 	js    jetstream.JetStream
 	st    *store
 
-	workflows  *puller
-	activities *puller
+	// The task pullers, made on the first Get*Task: a backend that only
+	// serves a client runs no goroutine.
+	workflows, activities *puller
 
 	amu       sync.Mutex
 	appending map[string][]*appendReq // appends queued, by instance (see appendEvents)
@@ -141,8 +142,6 @@ func New(ctx context.Context, nc *nats.Conn, opts Options, bopts ...backend.Back
 		appending: map[string][]*appendReq{},
 		running:   map[string]*runningActivity{},
 	}
-	b.workflows = newPuller(nc, n.stream, workflowConsumer, opts.MaxWait, b.bopts.WorkflowLockTimeout/2)
-	b.activities = newPuller(nc, n.stream, activityConsumer, opts.MaxWait, b.bopts.ActivityLockTimeout/2)
 	return b, nil
 }
 
@@ -191,9 +190,13 @@ func (b *Backend) Close() error {
 		return nil
 	}
 	b.closed = true
+	w, a := b.workflows, b.activities
 	b.mu.Unlock()
-	b.workflows.close()
-	b.activities.close()
+	for _, p := range []*puller{w, a} {
+		if p != nil {
+			p.close()
+		}
+	}
 	return nil
 }
 
@@ -202,8 +205,33 @@ func (b *Backend) Close() error {
 // taking tasks while the backend stays open, so that another worker gets
 // them now rather than after their lease.
 func (b *Backend) Release() {
-	b.workflows.release()
-	b.activities.release()
+	b.mu.Lock()
+	w, a := b.workflows, b.activities
+	b.mu.Unlock()
+	for _, p := range []*puller{w, a} {
+		if p != nil {
+			p.release()
+		}
+	}
+}
+
+// puller returns the workflow or activity task puller, made on first use.
+func (b *Backend) puller(workflows bool) (*puller, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, errClosed
+	}
+	if workflows {
+		if b.workflows == nil {
+			b.workflows = newPuller(b.st.nc, b.n.stream, workflowConsumer, b.opts.MaxWait, b.bopts.WorkflowLockTimeout/2)
+		}
+		return b.workflows, nil
+	}
+	if b.activities == nil {
+		b.activities = newPuller(b.st.nc, b.n.stream, activityConsumer, b.opts.MaxWait, b.bopts.ActivityLockTimeout/2)
+	}
+	return b.activities, nil
 }
 
 // Options returns the backend options (logger, converter, lock timeouts,

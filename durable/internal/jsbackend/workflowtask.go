@@ -26,8 +26,12 @@ type workflowTaskData struct {
 // current task (left by a crash) is acknowledged and skipped.
 func (b *Backend) GetWorkflowTask(ctx context.Context, queues []workflow.Queue) (*backend.WorkflowTask, error) {
 	qs := queueNames(queues)
+	p, err := b.puller(true)
+	if err != nil {
+		return nil, err
+	}
 	for {
-		m, err := b.workflows.get(ctx, qs)
+		m, err := p.get(ctx, qs)
 		if err != nil || m == nil {
 			return nil, err
 		}
