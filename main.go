@@ -112,6 +112,7 @@ func builtinVerbs() []*verb {
 		{name: "stop", summary: "stop the service (the graceful stop, within host.stop_timeout)", flags: []string{"name"}, run: controlVerb("stop")},
 		{name: "restart", summary: "restart the service", flags: []string{"name"}, run: controlVerb("restart")},
 		{name: "status", summary: "show whether the service is running", flags: []string{"name"}, run: controlVerb("status")},
+		ownVerb(&workflowsVerb),
 		{name: "help", summary: "show this help", run: func(_ context.Context, _ role.Role, _ *invocation, opts Options) int {
 			usage(opts.Stdout, opts)
 			return lifecycle.ExitOK
