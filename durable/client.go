@@ -2,8 +2,10 @@ package durable
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -49,10 +51,16 @@ func (h *Hub) Start(ctx context.Context, orchestrator any, opts StartOptions, in
 		name = funcName(orchestrator)
 	}
 	h.mu.Lock()
-	known, some := h.orchestrators[name], len(h.orchestrators) > 0
+	fn, known := h.orchestrators[name]
+	some := len(h.orchestrators) > 0
 	h.mu.Unlock()
 	if some && !known {
 		return fmt.Errorf("%w: %q (this hub has %s)", ErrUnknownOrchestrator, name, h.registered())
+	}
+	if known {
+		if err := checkInputs(name, fn, inputs); err != nil {
+			return err
+		}
 	}
 	_, err := h.c.CreateWorkflowInstance(ctx, client.WorkflowInstanceOptions{
 		InstanceID: opts.InstanceID,
@@ -225,4 +233,38 @@ func (h *Hub) List(ctx context.Context, opts ListOptions) ([]*Status, error) {
 		}
 	}
 	return out, nil
+}
+
+// checkInputs checks inputs against the orchestrator's parameters (after
+// its workflow.Context): their number, and that each value, as JSON,
+// decodes into its parameter's type, as the worker will decode it.
+func checkInputs(name string, fn any, inputs []any) error {
+	t := reflect.TypeOf(fn)
+	if t == nil || t.Kind() != reflect.Func {
+		return nil
+	}
+	params := make([]reflect.Type, 0, t.NumIn())
+	for i := 1; i < t.NumIn(); i++ {
+		params = append(params, t.In(i))
+	}
+	if len(inputs) != len(params) {
+		return fmt.Errorf("%w: orchestrator %q takes %d input(s) %v, got %d", ErrInvalidInput, name, len(params), params, len(inputs))
+	}
+	for i, in := range inputs {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("%w: orchestrator %q input %d: %v", ErrInvalidInput, name, i+1, err)
+		}
+		if err := json.Unmarshal(b, reflect.New(params[i]).Interface()); err != nil {
+			return fmt.Errorf("%w: orchestrator %q input %d (%s) does not decode into %v: %v", ErrInvalidInput, name, i+1, truncate(b, 80), params[i], err)
+		}
+	}
+	return nil
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	return string(b[:n]) + "..."
 }

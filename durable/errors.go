@@ -17,6 +17,11 @@ var (
 	// ErrUnknownOrchestrator: Start was given a name this hub has no
 	// orchestrator registered under.
 	ErrUnknownOrchestrator = errors.New("durable: no orchestrator is registered under this name")
+	// ErrInvalidInput: Start's inputs do not fit the orchestrator's
+	// parameters (their number, or a value that does not decode into its
+	// parameter's type); the error names the orchestrator, the argument
+	// and the type.
+	ErrInvalidInput = errors.New("durable: invalid input")
 	// ErrTooLarge: an input, event or result is larger than the NATS
 	// server accepts in one message (its max_payload).
 	ErrTooLarge = errors.New("durable: payload too large")

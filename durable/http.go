@@ -335,7 +335,7 @@ func errStatus(err error) int {
 		return http.StatusGone
 	case errors.Is(err, ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, ErrInvalidOptions):
+	case errors.Is(err, ErrInvalidOptions), errors.Is(err, ErrInvalidInput):
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError

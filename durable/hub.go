@@ -33,7 +33,7 @@ type Hub struct {
 	w     *worker.Worker
 
 	mu            sync.Mutex
-	orchestrators map[string]bool // registered names
+	orchestrators map[string]any // registered, by name
 	activities    map[string]bool
 	working       bool
 	closed        bool
@@ -63,7 +63,7 @@ func Open(ctx context.Context, opts Options) (*Hub, error) {
 		nc = qc.Conn()
 	}
 	h := &Hub{opts: o, log: log, cache: excache.New(o.ExecutorCache, executorTTL),
-		orchestrators: map[string]bool{}, activities: map[string]bool{}}
+		orchestrators: map[string]any{}, activities: map[string]bool{}}
 	bopts := []backend.BackendOption{
 		backend.WithLogger(log),
 		backend.WithWorkflowLockTimeout(o.OrchestratorLease),
@@ -134,7 +134,7 @@ func (h *Hub) RegisterOrchestrator(fn any, opts ...RegisterOption) error {
 		return fmt.Errorf("durable: register orchestrator %q: %w", name, err)
 	}
 	h.mu.Lock()
-	h.orchestrators[name] = true
+	h.orchestrators[name] = fn
 	h.mu.Unlock()
 	return nil
 }

@@ -46,7 +46,8 @@ type Options struct {
 	KeepContinuedAsNew bool
 	// ExecutorCache is how many orchestration instances a worker keeps
 	// in memory between their tasks (a task of one not kept replays its
-	// history). Defaults to 512.
+	// history). At least MaxOrchestrations: an instance pushed out is
+	// closed, and one whose task runs must not be. Defaults to 512.
 	ExecutorCache int
 	// Logger receives the hub's and go-workflows' log lines. Defaults to
 	// the host's instance logger (from the context Open is given), or
@@ -116,6 +117,9 @@ func (o Options) withDefaults() (Options, error) {
 		case f.name != "DrainTimeout" && *f.v < 300*time.Millisecond:
 			return o, fmt.Errorf("%w: %s %v: want at least 300ms (the worker heartbeats at a third of it)", ErrInvalidOptions, f.name, *f.v)
 		}
+	}
+	if o.ExecutorCache < o.MaxOrchestrations {
+		return o, fmt.Errorf("%w: ExecutorCache %d is less than MaxOrchestrations %d: a running instance could be pushed out and closed", ErrInvalidOptions, o.ExecutorCache, o.MaxOrchestrations)
 	}
 	if o.wait == 0 {
 		o.wait = 2 * time.Second

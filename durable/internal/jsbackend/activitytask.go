@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cschleiden/go-workflows/backend"
@@ -136,6 +137,7 @@ func (b *Backend) CompleteActivityTask(ctx context.Context, task *backend.Activi
 		return errors.New("jsbackend: the activity task is not running here (not fetched by this backend, or already completed)")
 	}
 	inst := task.WorkflowInstance
+	nameFailure(result, activityName(r.a.Event))
 	opts := appendOpts{msgID: "a." + task.ActivityID, activity: task.ActivityID}
 	err := b.appendEvents(ctx, inst.InstanceID, inst.ExecutionID, []*history.Event{result}, opts)
 	if errors.Is(err, errTooLarge) {
@@ -167,4 +169,22 @@ func activityName(ev *history.Event) string {
 func tooLargeError(what string, err error) *workflow.Error {
 	werr, _ := workflow.NewPermanentError(fmt.Errorf("%s is too large to store: %w", what, err)).(*workflow.Error)
 	return werr
+}
+
+// nameFailure puts the activity's name into go-workflows' own failures of
+// a worker that could not run it ("activity not found: activity not
+// found"), which do not say which activity: the orchestrator's error then
+// names what is missing or wrong.
+func nameFailure(result *history.Event, name string) {
+	a, ok := result.Attributes.(*history.ActivityFailedAttributes)
+	if !ok || a.Error == nil {
+		return
+	}
+	switch m := a.Error.Message; {
+	case strings.HasPrefix(m, "activity not found"):
+		a.Error.Message = fmt.Sprintf("activity %q is not registered in the worker that took its task (%s)", name, m)
+	case strings.HasPrefix(m, "converting activity inputs"), strings.HasPrefix(m, "activity not a function"),
+		strings.HasPrefix(m, "mismatched argument count"):
+		a.Error.Message = fmt.Sprintf("activity %q: %s", name, m)
+	}
 }

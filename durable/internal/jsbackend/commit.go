@@ -61,7 +61,12 @@ func (b *Backend) CompleteWorkflowTask(
 		if err == nil {
 			break
 		}
-		if errors.Is(err, errTooLarge) || attempt >= maxAttempts {
+		if errors.Is(err, errTooLarge) {
+			// What the task wrote cannot be stored: retried, it would fail
+			// the same way for ever. The execution fails instead, saying why.
+			return b.failTooLarge(ctx, c, v, err)
+		}
+		if attempt >= maxAttempts {
 			return fmt.Errorf("jsbackend: complete workflow task of %q: %w", inst, err)
 		}
 		// Lost a race (events came in), or no answer: read the log again.
@@ -319,4 +324,35 @@ func (b *Backend) cancelTimerMsg(wi *core.WorkflowInstance, scheduleEventID int6
 	m := nats.NewMsg(b.n.schedule(wi.InstanceID, wi.ExecutionID, scheduleEventID))
 	m.Header.Set("Nats-Rollup", "sub")
 	return m
+}
+
+// failTooLarge ends the task's execution with a failure saying that what
+// it produced (an input to an activity or a child, a result, an event) is
+// larger than the server stores.
+func (b *Backend) failTooLarge(ctx context.Context, c *completion, v *view, cause error) error {
+	inst := c.task.WorkflowInstance.InstanceID
+	werr := &workflow.Error{Type: "PayloadTooLarge", Permanent: true,
+		Message: fmt.Sprintf("workflow task of %q produced a message the server cannot store (an activity or child input, a result or an event too large): %v", inst, cause)}
+	for attempt := 0; ; attempt++ {
+		msgs, err := b.endMsgs(ctx, v, werr, "", c.id)
+		if err == nil {
+			_, err = b.st.publishBatch(ctx, msgs)
+		}
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errConflict) || attempt >= maxAttempts {
+			return fmt.Errorf("jsbackend: complete workflow task of %q: %w (failing it: %v)", inst, cause, err)
+		}
+		nv, mine, rerr := b.afterConflict(ctx, c)
+		if rerr != nil || mine {
+			return rerr
+		}
+		v = nv
+	}
+	_ = c.d.msg.Ack()
+	if b.opts.OnLost != nil {
+		b.opts.OnLost(c.task.WorkflowInstance) // its executor ran ahead of the failure
+	}
+	return nil
 }

@@ -167,7 +167,8 @@ func (b *Backend) Terminate(ctx context.Context, instanceID, reason string) erro
 		if !v.active("") {
 			return ErrNotRunning
 		}
-		msgs, err := b.terminateMsgs(ctx, v, reason, id)
+		werr := &workflow.Error{Type: TerminatedType, Message: "terminated: " + reason, Permanent: true}
+		msgs, err := b.endMsgs(ctx, v, werr, reason, id)
 		if err != nil {
 			return err
 		}
@@ -184,15 +185,17 @@ func (b *Backend) Terminate(ctx context.Context, instanceID, reason string) erro
 	}
 }
 
-func (b *Backend) terminateMsgs(ctx context.Context, v *view, reason, id string) ([]*nats.Msg, error) {
+// endMsgs end v's execution with werr, not running any more of it (a
+// termination when terminated is its reason): a commit whose history ends
+// with the failure, and the failure for a parent waiting for it.
+func (b *Backend) endMsgs(ctx context.Context, v *view, werr *workflow.Error, terminated, id string) ([]*nats.Msg, error) {
 	s := v.next()
 	wi := s.Instance
 	now := time.Now().UTC()
-	werr := &workflow.Error{Type: TerminatedType, Message: "terminated: " + reason, Permanent: true}
 	done := history.NewHistoryEvent(s.LastSeqID+1, now, history.EventType_WorkflowExecutionFinished,
 		&history.ExecutionCompletedAttributes{Error: werr})
 	s.LastSeqID = done.SequenceID
-	s.State, s.CompletedAt, s.Terminated = core.WorkflowInstanceStateFinished, &now, reason
+	s.State, s.CompletedAt, s.Terminated = core.WorkflowInstanceStateFinished, &now, terminated
 	s.Pending, s.Activities, s.Timers, s.Queued, s.Task = nil, nil, nil, false, 0
 	m, err := b.casMsg(b.n.commit(v.inst, wi.ExecutionID, routeNone()), v.inst, v.last,
 		&entry{Instance: v.inst, Exec: wi.ExecutionID, Snap: s, Commit: id, History: []*history.Event{done}})
