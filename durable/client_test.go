@@ -138,6 +138,7 @@ func TestListByStatus(t *testing.T) {
 	h, ctx := openHub(t, durable.Options{}, func(h *durable.Hub) {
 		must(t, h.RegisterOrchestrator(waiter))
 		must(t, h.RegisterOrchestrator(greeter))
+		must(t, h.RegisterOrchestrator(failing))
 		must(t, h.RegisterActivity(greet))
 	})
 	for i := range 3 {
@@ -153,6 +154,14 @@ func TestListByStatus(t *testing.T) {
 	must(t, err)
 	if len(done) != 2 || string(done[0].Output) != `"hello x"` {
 		t.Fatalf("completed: %d, first %+v", len(done), done[0])
+	}
+	must(t, h.Start(ctx, failing, durable.StartOptions{InstanceID: "failed"}))
+	_, err = h.Wait(within(t, ctx, 10*time.Second), "failed")
+	must(t, err)
+	failed, err := h.List(ctx, durable.ListOptions{RuntimeStatus: []durable.RuntimeStatus{durable.Failed}})
+	must(t, err)
+	if len(failed) != 1 || failed[0].Failure == nil || failed[0].Failure.Message != "out of stock" {
+		t.Fatalf("failed (listed without inputs): %+v", failed)
 	}
 	open, err := h.List(ctx, durable.ListOptions{RuntimeStatus: []durable.RuntimeStatus{durable.Pending, durable.Running}})
 	must(t, err)

@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/cloudrole/cloudrole/durable"
+	"github.com/cloudrole/cloudrole/queue"
 	"github.com/cloudrole/cloudrole/roletest"
 )
 
@@ -64,4 +67,14 @@ func wantErr(t *testing.T, err, target error) {
 	if !errors.Is(err, target) {
 		t.Fatalf("err = %v, want %v", err, target)
 	}
+}
+
+// connOf is the NATS connection the test's hubs use.
+func connOf(t *testing.T, ctx context.Context) *nats.Conn {
+	t.Helper()
+	c, err := queue.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Conn()
 }

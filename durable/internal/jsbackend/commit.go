@@ -169,6 +169,11 @@ func (b *Backend) buildCommit(ctx context.Context, c *completion, v *view) ([]*n
 		now := time.Now().UTC()
 		s.CompletedAt = &now
 		s.Pending, s.Activities, s.Timers = nil, nil, nil
+		for _, ev := range c.executed {
+			if a, ok := ev.Attributes.(*history.ExecutionCompletedAttributes); ok && a.Error != nil {
+				s.Failed = a.Error
+			}
+		}
 	}
 	s.Queued, s.Task = !s.finished() && len(s.Pending) > 0, 0
 

@@ -8,6 +8,7 @@ import (
 	"github.com/cschleiden/go-workflows/backend/history"
 	"github.com/cschleiden/go-workflows/backend/metadata"
 	"github.com/cschleiden/go-workflows/core"
+	"github.com/cschleiden/go-workflows/workflow"
 )
 
 // entry is the JSON body of every message the backend writes; which
@@ -76,6 +77,9 @@ type snapshot struct {
 	// Terminated is the reason given to Terminate, if it ended the
 	// execution.
 	Terminated string `json:"tr,omitempty"`
+	// Failed is the error an ended execution ended with, for listings
+	// (the commit's history holds it whole).
+	Failed *workflow.Error `json:"fe,omitempty"`
 }
 
 // resolve fills in the fields that refer to "this message" (0) with seq,

@@ -57,7 +57,7 @@ func (b *Backend) describe(ctx context.Context, inst string, m *rawMsg) (*Instan
 	s := v.snap
 	out := &Instance{
 		Instance: s.Instance, Name: s.Name, Queue: s.Queue, State: s.State, Started: s.LastSeqID > 0,
-		Terminated: s.Terminated, CreatedAt: s.CreatedAt, CompletedAt: s.CompletedAt, UpdatedAt: m.Time,
+		Terminated: s.Terminated, CreatedAt: s.CreatedAt, CompletedAt: s.CompletedAt, UpdatedAt: m.Time, Error: s.Failed,
 	}
 	// The inputs are in the start event, the first one the execution got.
 	start := m
@@ -139,7 +139,7 @@ func (b *Backend) Instances(ctx context.Context, withData bool) ([]*Instance, er
 		}
 		s := x.Snap
 		out = append(out, &Instance{Instance: s.Instance, Name: s.Name, Queue: s.Queue, State: s.State, Started: s.LastSeqID > 0,
-			Terminated: s.Terminated, CreatedAt: s.CreatedAt, CompletedAt: s.CompletedAt, UpdatedAt: x.Time})
+			Terminated: s.Terminated, CreatedAt: s.CreatedAt, CompletedAt: s.CompletedAt, UpdatedAt: x.Time, Error: s.Failed})
 	}
 	return out, nil
 }
@@ -195,7 +195,7 @@ func (b *Backend) endMsgs(ctx context.Context, v *view, werr *workflow.Error, te
 	done := history.NewHistoryEvent(s.LastSeqID+1, now, history.EventType_WorkflowExecutionFinished,
 		&history.ExecutionCompletedAttributes{Error: werr})
 	s.LastSeqID = done.SequenceID
-	s.State, s.CompletedAt, s.Terminated = core.WorkflowInstanceStateFinished, &now, terminated
+	s.State, s.CompletedAt, s.Terminated, s.Failed = core.WorkflowInstanceStateFinished, &now, terminated, werr
 	s.Pending, s.Activities, s.Timers, s.Queued, s.Task = nil, nil, nil, false, 0
 	m, err := b.casMsg(b.n.commit(v.inst, wi.ExecutionID, routeNone()), v.inst, v.last,
 		&entry{Instance: v.inst, Exec: wi.ExecutionID, Snap: s, Commit: id, History: []*history.Event{done}})
