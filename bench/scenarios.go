@@ -19,7 +19,8 @@ func scenarios() []scenario {
 		{"priority under load", priorityUnderLoad},
 		{"supervisor", supervisor},
 		{"lifecycle", lifecycleRows},
-		{"durable mode", durable},
+		{"durable mode", durableMode},
+		{"orchestrations", orchestrations},
 	}
 }
 
@@ -218,7 +219,7 @@ func lifecycleRows(e *env) ([]row, error) {
 	return []row{mk("process start to /readyz 200, embedded NATS", cReady, pReady), mk("SIGTERM to exit, idle", cExit, pExit)}, nil
 }
 
-func durable(e *env) ([]row, error) {
+func durableMode(e *env) ([]row, error) {
 	n, c := e.sz.durableJobs, 256
 	a, b, r, err := pair(e.sz.reps,
 		e.withServer(true, func(u string) (float64, error) { return crThroughput(u, n, c) }),
