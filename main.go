@@ -93,6 +93,7 @@ type verb struct {
 	flags   []string // the flags it takes besides --config
 	run     func(ctx context.Context, r role.Role, inv *invocation, opts Options) int
 	own     *Verb // a role's verb (opts.Verbs); nil for a built-in one
+	raw     bool  // parses its own arguments (a role's verb, jobs): only --config is the CLI's
 }
 
 var installFlags = []string{"print", "name", "display-name", "description", "user", "workdir", "env"}
@@ -103,6 +104,11 @@ func verbs(opts Options) []*verb {
 }
 
 func builtinVerbs() []*verb {
+	return append(hostVerbs(), roleVerbs(operatorVerbs())...)
+}
+
+// hostVerbs run, check, install and control the role itself.
+func hostVerbs() []*verb {
 	return []*verb{
 		{name: "run", summary: "run the role in the foreground (the default); under systemd or the Windows service manager, as a service", run: runVerb},
 		{name: "validate", summary: "check the config and exit (0 if valid, 3 if not)", run: validateVerb},
@@ -112,6 +118,7 @@ func builtinVerbs() []*verb {
 		{name: "stop", summary: "stop the service (the graceful stop, within host.stop_timeout)", flags: []string{"name"}, run: controlVerb("stop")},
 		{name: "restart", summary: "restart the service", flags: []string{"name"}, run: controlVerb("restart")},
 		{name: "status", summary: "show whether the service is running", flags: []string{"name"}, run: controlVerb("status")},
+		{name: "jobs", summary: "jobs of the running role: jobs | run NAME [ARGS] | get ID | wait ID | receive ID [--keep] | stop ID | history NAME", raw: true, run: jobsVerb},
 		ownVerb(&workflowsVerb),
 		{name: "help", summary: "show this help", run: func(_ context.Context, _ role.Role, _ *invocation, opts Options) int {
 			usage(opts.Stdout, opts)
@@ -218,9 +225,9 @@ func parseArgs(args []string, opts Options) (*invocation, int) {
 			usage(opts.Stderr, opts)
 			return nil, lifecycle.ExitUsage
 		}
-		if inv.verb.own != nil {
-			// The role's verb parses its own arguments; only --config is
-			// the CLI's.
+		if inv.verb.own != nil || inv.verb.raw {
+			// The role's verb (and jobs) parses its own arguments; only
+			// --config is the CLI's.
 			var err error
 			if inv.args, err = takeConfig(rest[1:], &inv.configPath); err != nil {
 				fmt.Fprintf(opts.Stderr, "%s %s: %v\n", opts.Name, inv.verb.name, err)
@@ -294,6 +301,9 @@ func validateVerb(_ context.Context, _ role.Role, inv *invocation, opts Options)
 	if cfg == nil {
 		return code
 	}
+	if code := checkJobsDir(cfg, opts); code >= 0 {
+		return code
+	}
 	where := cfg.File
 	if where == "" {
 		where = "defaults and environment"
@@ -307,6 +317,9 @@ func runVerb(ctx context.Context, r role.Role, inv *invocation, opts Options) in
 	if cfg == nil {
 		return code
 	}
+	if code := checkJobsDir(cfg, opts); code >= 0 {
+		return code
+	}
 	hopts := opts.Host
 	if hopts.Logger == nil {
 		hopts.Logger = newLogger(cfg.Log, opts.Stderr)
@@ -318,12 +331,20 @@ func runVerb(ctx context.Context, r role.Role, inv *invocation, opts Options) in
 	if notify != nil {
 		hopts.Events = chainEvents(hopts.Events, systemdEvents(notify, hopts.Logger))
 	}
+	var x extras
+	x.wire(cfg, &hopts)
 	h, err := lifecycle.New(r, cfg, hopts)
 	if err != nil {
 		fmt.Fprintf(opts.Stderr, "%s: %v\n", opts.Name, err)
 		return lifecycle.ExitError
 	}
+	if err := x.attach(h, cfg, hopts.Logger); err != nil {
+		fmt.Fprintf(opts.Stderr, "%s: %v\n", opts.Name, err)
+		return lifecycle.ExitError
+	}
+	defer x.close()
 	runHost := func(ctx context.Context) int {
+		defer x.serve(ctx)()
 		if every := watchdogInterval(opts.Environ); notify != nil && every > 0 {
 			wctx, stop := context.WithCancel(ctx)
 			done := make(chan struct{})

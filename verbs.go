@@ -24,7 +24,7 @@ import (
 type Verb struct {
 	// Name is the command word: lower-case letters, digits and '-', not
 	// the name of a built-in verb (run, validate, install, uninstall,
-	// start, stop, restart, status, workflows, help).
+	// start, stop, restart, status, jobs, workflows, help).
 	Name string
 	// Summary is its line in the help, e.g. "list the dead letters".
 	Summary string

@@ -120,7 +120,7 @@ func runWorkflows(ctx context.Context, vc *VerbContext) int {
 		if err != nil {
 			return fail(err)
 		}
-		printJSON(vc.Stdout, s)
+		return printJSON(vc.Stdout, s)
 	case "raise":
 		var data any
 		if payload != nil {
@@ -149,8 +149,7 @@ func runWorkflows(ctx context.Context, vc *VerbContext) int {
 			if list == nil {
 				list = []*durable.Status{}
 			}
-			printJSON(vc.Stdout, list)
-			break
+			return printJSON(vc.Stdout, list)
 		}
 		tw := tabwriter.NewWriter(vc.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "INSTANCE\tSTATUS\tNAME\tCREATED\tUPDATED")
@@ -183,10 +182,4 @@ func interleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		pos, args = append(pos, args[0]), args[1:]
 	}
-}
-
-func printJSON(w io.Writer, v any) {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
 }

@@ -20,6 +20,8 @@ func scenarios() []scenario {
 		{"supervisor", supervisor},
 		{"lifecycle", lifecycleRows},
 		{"durable mode", durableMode},
+		{"console budgets", consoleBudgets},
+		{"jobs", jobsRows},
 		{"orchestrations", orchestrations},
 	}
 }

@@ -19,9 +19,30 @@ type Config struct {
 	Health   Health
 	Log      Log
 	NATS     NATS
+	Console  Console
 	Service  Service
 	Startup  []startup.Task
+	Jobs     Jobs
 	Settings map[string]string
+}
+
+// Console configures the web console (package console) and who may act
+// in it.
+type Console struct {
+	// Addr is where the console is served. "" (the default) serves it
+	// under /console/ on the health server when health.addr is on loopback,
+	// and nowhere otherwise; "health" serves it there whatever the address;
+	// "off" disables it; host:port gives it a listener of its own. Off
+	// loopback, a token is required (to read as well as to act).
+	Addr string
+	// Token is an operator token (named "config" in the log of actions).
+	// At least 16 characters. Prefer TokenFile: a token in the config file
+	// is readable by whoever reads the file.
+	Token string
+	// TokenFile holds operator tokens, one "name token" per line (blank
+	// lines and # comments allowed), each token at least 16 characters.
+	// Relative paths resolve against the config file's directory.
+	TokenFile string
 }
 
 // Role names the role and where it keeps local state.
@@ -107,4 +128,67 @@ type Service struct {
 	WorkingDir string
 	// Env adds environment variables to the service.
 	Env map[string]string
+}
+
+// Jobs is the jobs section: the host's job runner (package jobs). Its
+// changes take effect at the next instance start; the jobs folder (Dir)
+// is looked at live. The defaults are package jobs' own.
+type Jobs struct {
+	// Dir is a WebJobs-layout folder (continuous/<name>/, triggered/<name>/)
+	// whose jobs the host runs. "" means none. Relative to the config
+	// file's directory.
+	Dir string
+	// History is how many ended runs are kept per job. Defaults to 50.
+	History int
+	// HistorySize caps the output kept per job, in bytes. Defaults to
+	// 64 MiB.
+	HistorySize int64
+	// MaxQueued caps the runs of one job queued or running.
+	// Defaults to 1000.
+	MaxQueued int
+	// Heartbeat is how often a running run's record is rewritten; three
+	// missed ones make it Disconnected. Defaults to 5s.
+	Heartbeat time.Duration
+	// FailAfter is how long a Disconnected run's record may stay silent
+	// before the run is recorded Failed; at least four heartbeats.
+	// Defaults to 1m.
+	FailAfter time.Duration
+	// ScanInterval is how often Dir is looked at. Defaults to 2s.
+	ScanInterval time.Duration
+	// TimeZone is the zone of schedules (an IANA name, or "Local").
+	// Defaults to "UTC", as WebJobs.
+	TimeZone string
+	// Replicas of the jobs' NATS bucket and stream on a cluster. Defaults
+	// to 1.
+	Replicas int
+	// Programs are external programs run as jobs, declared here rather
+	// than in Dir.
+	Programs []JobProgram
+}
+
+// JobProgram is one external program of the jobs section.
+type JobProgram struct {
+	// Name follows WebJobs' rule: a letter or digit, then letters,
+	// digits, - and _, at most 50 characters. Required, unique.
+	Name string
+	// Type is "triggered" (the default) or "continuous".
+	Type string
+	// Command is the program and its first arguments. Required.
+	Command []string
+	// Dir is the working directory; relative to the config file's
+	// directory. Defaults to the host's.
+	Dir string
+	// Env adds variables to the program's environment.
+	Env map[string]string
+	// Schedule is a 6-field NCRONTAB spec (triggered only).
+	Schedule string
+	// Singleton: one run at a time (triggered), or one instance of the
+	// fleet (continuous).
+	Singleton bool
+	// StoppingWaitTime is the wait between SIGTERM and SIGKILL. Defaults
+	// to 5s.
+	StoppingWaitTime time.Duration
+	// Concurrency is how many runs one instance runs at once (triggered).
+	// Defaults to 1.
+	Concurrency int
 }

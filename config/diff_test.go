@@ -71,6 +71,8 @@ func changedValue(f field) string {
 		return "42"
 	case `a duration like "30s"`:
 		return "42s"
+	case `a size like "64MiB"`:
+		return "42MiB"
 	}
 	return "changed"
 }

@@ -42,9 +42,9 @@ func (p *parser) applyEnv(environ []string) {
 			key = strings.ToLower(key)
 			path := join(s.name, key)
 			f := s.field(key)
-			if f == nil && path == "service.env" {
+			if f == nil && (path == "service.env" || path == "jobs.programs") {
 				p.errs = append(p.errs, &Error{File: "environment", Key: name,
-					Msg: "service.env cannot be set from the environment; set it in the file"})
+					Msg: path + " cannot be set from the environment; set it in the file"})
 				break
 			}
 			if f == nil {

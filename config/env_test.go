@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +24,9 @@ func TestEnvOverridesEverySection(t *testing.T) {
 		"CLOUDROLE_NATS_TLS_CERT=/cert", "CLOUDROLE_NATS_TLS_KEY=/key",
 		"CLOUDROLE_SERVICE_NAME=svc", "CLOUDROLE_SERVICE_DISPLAY_NAME=Svc", "CLOUDROLE_SERVICE_DESCRIPTION=d",
 		"CLOUDROLE_SERVICE_USER=nobody", "CLOUDROLE_SERVICE_WORKING_DIR=/w",
+		"CLOUDROLE_JOBS_DIR=/jobs", "CLOUDROLE_JOBS_HISTORY=7", "CLOUDROLE_JOBS_HISTORY_SIZE=1MiB",
+		"CLOUDROLE_JOBS_MAX_QUEUED=9", "CLOUDROLE_JOBS_HEARTBEAT=1s", "CLOUDROLE_JOBS_FAIL_AFTER=10s",
+		"CLOUDROLE_JOBS_SCAN_INTERVAL=3s", "CLOUDROLE_JOBS_TIME_ZONE=Local", "CLOUDROLE_JOBS_REPLICAS=3",
 	}
 	c := mustParse(t, "role: {name: filerole}\nhost: {stop_timeout: 9m}\nlog: {level: error}\n", env...)
 	want := Config{
@@ -41,10 +46,25 @@ func TestEnvOverridesEverySection(t *testing.T) {
 		c.Service.Description != "d" || c.Service.User != "nobody" || c.Service.WorkingDir != "/w" {
 		t.Fatalf("got  %+v\nwant %+v", *c, want)
 	}
+	wantJobs := Jobs{Dir: "/jobs", History: 7, HistorySize: 1 << 20, MaxQueued: 9, Heartbeat: time.Second,
+		FailAfter: 10 * time.Second, ScanInterval: 3 * time.Second, TimeZone: "Local", Replicas: 3}
+	if c.Jobs.Dir != wantJobs.Dir || c.Jobs.History != 7 || c.Jobs.HistorySize != wantJobs.HistorySize ||
+		c.Jobs.MaxQueued != 9 || c.Jobs.Heartbeat != wantJobs.Heartbeat || c.Jobs.FailAfter != wantJobs.FailAfter ||
+		c.Jobs.ScanInterval != wantJobs.ScanInterval || c.Jobs.TimeZone != "Local" || c.Jobs.Replicas != 3 {
+		t.Fatalf("jobs from the environment: %+v", c.Jobs)
+	}
 	// The embedded server's keys, refused with a url.
 	embedded := []string{"CLOUDROLE_NATS_STORE_DIR=/js", "CLOUDROLE_NATS_SYNC=1s", "CLOUDROLE_NATS_LISTEN=127.0.0.1:0"}
 	if n := mustParse(t, "nats: {store_dir: x, sync: 2m, listen: \"127.0.0.1:1\"}\n", embedded...).NATS; n.StoreDir != "/js" || n.Sync != "1s" || n.Listen != "127.0.0.1:0" {
 		t.Fatalf("embedded keys from the environment: %+v", n)
+	}
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("alice 0123456789abcdefXYZ\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	console := []string{"CLOUDROLE_CONSOLE_ADDR=127.0.0.1:9999", "CLOUDROLE_CONSOLE_TOKEN=0123456789abcdef-env", "CLOUDROLE_CONSOLE_TOKEN_FILE=" + tokens}
+	if c := mustParse(t, "", console...).Console; c.Addr != "127.0.0.1:9999" || c.Token != "0123456789abcdef-env" || c.TokenFile != tokens {
+		t.Fatalf("console from the environment: %+v", c)
 	}
 	token := []string{"CLOUDROLE_NATS_URL=nats://n:4222", "CLOUDROLE_NATS_TOKEN=t"}
 	if n := mustParse(t, "", token...).NATS; n.Token != "t" {
@@ -55,7 +75,7 @@ func TestEnvOverridesEverySection(t *testing.T) {
 		for _, f := range s.fields {
 			name := "CLOUDROLE_" + strings.ToUpper(s.name+"_"+f.key) + "="
 			found := false
-			for _, kv := range append(append(env, embedded...), token...) {
+			for _, kv := range append(append(append(env, embedded...), token...), console...) {
 				found = found || strings.HasPrefix(kv, name)
 			}
 			if !found {

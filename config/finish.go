@@ -46,8 +46,13 @@ func (p *parser) finish(opts Options) {
 	abs(&c.NATS.TLSCert)
 	abs(&c.NATS.TLSKey)
 	abs(&c.Service.WorkingDir)
+	abs(&c.Console.TokenFile)
 	for i := range c.Startup {
 		abs(&c.Startup[i].Dir)
+	}
+	abs(&c.Jobs.Dir)
+	for i := range c.Jobs.Programs {
+		abs(&c.Jobs.Programs[i].Dir)
 	}
 	if c.Service.Name == "" {
 		c.Service.Name = c.Role.Name

@@ -147,7 +147,7 @@ func (p *parser) parseYAML(data []byte) (err error) {
 		return nil
 	}
 	if root.Kind != yaml.MappingNode {
-		return &Error{File: p.file, Line: root.Line, Msg: "the config must be a mapping of sections (role, host, health, log, nats, service, startup, settings)"}
+		return &Error{File: p.file, Line: root.Line, Msg: "the config must be a mapping of sections (role, host, health, log, nats, service, startup, jobs, settings)"}
 	}
 	p.eachPair(root, "", func(key string, k, v *yaml.Node) {
 		switch key {
@@ -275,6 +275,10 @@ func (p *parser) section(s *section, v *yaml.Node) {
 			if m, ok := p.stringMap(val, path); ok {
 				p.cfg.Service.Env = m
 			}
+			return
+		}
+		if s.name == "jobs" && key == keyPrograms {
+			p.programs(val)
 			return
 		}
 		f := s.field(key)

@@ -24,10 +24,12 @@ func wantDefaults() *Config {
 			BackoffBase: time.Second, BackoffMax: time.Minute, BackoffJitter: 20,
 			MaxFailures: 5, FailureAction: "freeze", ReloadInterval: 2 * time.Second,
 			HandlerTimeout: 10 * time.Second},
-		Health:   Health{Addr: "127.0.0.1:8080"},
-		Log:      Log{Level: "info", Format: "text"},
-		NATS:     NATS{StoreDir: "/etc/roles/data/testrole/nats", Sync: "always", Listen: "127.0.0.1:-1"},
-		Service:  Service{Name: "testrole", DisplayName: "testrole"},
+		Health:  Health{Addr: "127.0.0.1:8080"},
+		Log:     Log{Level: "info", Format: "text"},
+		NATS:    NATS{StoreDir: "/etc/roles/data/testrole/nats", Sync: "always", Listen: "127.0.0.1:-1"},
+		Service: Service{Name: "testrole", DisplayName: "testrole"},
+		Jobs: Jobs{History: 50, HistorySize: 64 << 20, MaxQueued: 1000, Heartbeat: 5 * time.Second,
+			FailAfter: time.Minute, ScanInterval: 2 * time.Second, TimeZone: "UTC", Replicas: 1},
 		Settings: map[string]string{},
 	}
 }
@@ -85,6 +87,9 @@ nats:
   tls_ca: /pki/ca.pem
   tls_cert: /pki/cert.pem
   tls_key: /pki/key.pem
+console:
+  addr: health
+  token: 0123456789abcdef-token
 service:
   name: orders-svc
   display_name: Orders worker
@@ -107,6 +112,29 @@ startup:
   - name: flusher
     type: foreground
     command: ["sh", "-c", "exec flush"]
+jobs:
+  dir: webjobs
+  history: 20
+  history_size: 8MiB
+  max_queued: 50
+  heartbeat: 2s
+  fail_after: 30s
+  scan_interval: 5s
+  time_zone: Europe/Berlin
+  replicas: 3
+  programs:
+    - name: nightly
+      type: triggered
+      command: [./nightly.sh, --all]
+      dir: tools
+      env: {MODE: full}
+      schedule: "0 0 3 * * *"
+      singleton: true
+      stopping_wait_time: 1m
+      concurrency: 2
+    - name: pump
+      type: continuous
+      command: [/usr/bin/pump]
 settings:
   Freeze: false
   Greeting: hello world
@@ -133,6 +161,7 @@ func TestEveryFieldParsed(t *testing.T) {
 			CredsFile: "/etc/roles/secrets/orders.creds", User: "orders", Password: "hunter2",
 			TLSCA: "/pki/ca.pem", TLSCert: "/pki/cert.pem", TLSKey: "/pki/key.pem",
 			StoreDir: "/var/lib/orders/nats", Sync: "always", Listen: "127.0.0.1:-1"},
+		Console: Console{Addr: "health", Token: "0123456789abcdef-token"},
 		Service: Service{Name: "orders-svc", DisplayName: "Orders worker", Description: "Processes orders",
 			User: "svc-orders", WorkingDir: "/srv/orders", Env: map[string]string{"GOMAXPROCS": "4", "MODE": "prod"}},
 		Startup: []startup.Task{
@@ -141,6 +170,14 @@ func TestEveryFieldParsed(t *testing.T) {
 			{Name: "sidecar", Kind: startup.Background, Command: []string{"/usr/bin/sidecar"}},
 			{Name: "flusher", Kind: startup.Foreground, Command: []string{"sh", "-c", "exec flush"}},
 		},
+		Jobs: Jobs{Dir: "/etc/roles/webjobs", History: 20, HistorySize: 8 << 20, MaxQueued: 50, Heartbeat: 2 * time.Second,
+			FailAfter: 30 * time.Second, ScanInterval: 5 * time.Second, TimeZone: "Europe/Berlin", Replicas: 3,
+			Programs: []JobProgram{
+				{Name: "nightly", Type: "triggered", Command: []string{"./nightly.sh", "--all"}, Dir: "/etc/roles/tools",
+					Env: map[string]string{"MODE": "full"}, Schedule: "0 0 3 * * *", Singleton: true,
+					StoppingWaitTime: time.Minute, Concurrency: 2},
+				{Name: "pump", Type: "continuous", Command: []string{"/usr/bin/pump"}},
+			}},
 		// Settings keep the text as written: 1.50 stays "1.50".
 		Settings: map[string]string{"Freeze": "false", "Greeting": "hello world", "Port": "8080",
 			"Ratio": "1.50", "Empty": "", "Multi": "line one\nline two\n"},
@@ -163,6 +200,12 @@ const embeddedYAML = `nats:
   listen: 127.0.0.1:4333
 `
 
+// consoleFileYAML names a token file (it must exist to parse: see
+// TestConsoleTokens).
+const consoleFileYAML = `console:
+  token_file: tokens
+`
+
 // tokenYAML authenticates with a token: one of token, user/password or
 // creds_file, so it cannot go into fullYAML.
 const tokenYAML = `nats:
@@ -173,7 +216,7 @@ const tokenYAML = `nats:
 // Every schema key appears in fullYAML, embeddedYAML or tokenYAML, so a key added to
 // the schema without a test fails here.
 func TestFullYAMLCoversSchema(t *testing.T) {
-	all := "\n" + fullYAML + "\n" + embeddedYAML + "\n" + tokenYAML
+	all := "\n" + fullYAML + "\n" + embeddedYAML + "\n" + tokenYAML + "\n" + consoleFileYAML
 	for _, s := range schema {
 		for _, k := range s.keys() {
 			if !strings.Contains(all, "\n"+s.name+":") || !strings.Contains(all, "\n  "+k+":") {

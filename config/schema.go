@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -80,6 +81,39 @@ func durField(key string, p func(*Config) *time.Duration) field {
 	return field{key: key, set: set, get: get, duration: true, want: `a duration like "30s"`}
 }
 
+func sizeField(key string, p func(*Config) *int64) field {
+	return field{key: key, want: `a size like "64MiB"`,
+		set: func(c *Config, v string) error {
+			n, err := parseSize(v)
+			if err == nil {
+				*p(c) = n
+			}
+			return err
+		},
+		get: func(c *Config) string { return strconv.FormatInt(*p(c), 10) }}
+}
+
+// parseSize reads a byte count: a plain integer, or a number with one of
+// the units B, KiB, MiB, GiB (and KB, MB, GB, the same powers of 1024).
+func parseSize(v string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"B", 1}}
+	num, mult := v, int64(1)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			num, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<50)/mult {
+		return 0, fmt.Errorf("invalid size %s (want bytes, or a number with KiB, MiB or GiB, e.g. \"64MiB\")", quote(v))
+	}
+	return n * mult, nil
+}
+
 func intField(key string, p func(*Config) *int) field {
 	set, get := integer(p)
 	return field{key: key, set: set, get: get, want: "an integer"}
@@ -124,6 +158,22 @@ var schema = []section{
 		strField("sync", func(c *Config) *string { return &c.NATS.Sync }),
 		strField("listen", func(c *Config) *string { return &c.NATS.Listen }),
 	}},
+	{name: "console", restart: true, fields: []field{
+		strField("addr", func(c *Config) *string { return &c.Console.Addr }),
+		strField("token", func(c *Config) *string { return &c.Console.Token }),
+		strField("token_file", func(c *Config) *string { return &c.Console.TokenFile }),
+	}},
+	{name: "jobs", fields: []field{
+		strField("dir", func(c *Config) *string { return &c.Jobs.Dir }),
+		intField("history", func(c *Config) *int { return &c.Jobs.History }),
+		sizeField("history_size", func(c *Config) *int64 { return &c.Jobs.HistorySize }),
+		intField("max_queued", func(c *Config) *int { return &c.Jobs.MaxQueued }),
+		durField("heartbeat", func(c *Config) *time.Duration { return &c.Jobs.Heartbeat }),
+		durField("fail_after", func(c *Config) *time.Duration { return &c.Jobs.FailAfter }),
+		durField("scan_interval", func(c *Config) *time.Duration { return &c.Jobs.ScanInterval }),
+		strField("time_zone", func(c *Config) *string { return &c.Jobs.TimeZone }),
+		intField("replicas", func(c *Config) *int { return &c.Jobs.Replicas }),
+	}},
 	{name: "service", restart: true, fields: []field{
 		strField("name", func(c *Config) *string { return &c.Service.Name }),
 		strField("display_name", func(c *Config) *string { return &c.Service.DisplayName }),
@@ -137,7 +187,8 @@ var schema = []section{
 const (
 	keyStartup  = "startup"
 	keySettings = "settings"
-	keyEnv      = "env" // service.env
+	keyEnv      = "env"      // service.env
+	keyPrograms = "programs" // jobs.programs
 )
 
 func topKeys() []string {
@@ -164,6 +215,9 @@ func (s *section) keys() []string {
 	}
 	if s.name == "service" {
 		keys = append(keys, keyEnv)
+	}
+	if s.name == "jobs" {
+		keys = append(keys, keyPrograms)
 	}
 	return keys
 }
@@ -193,9 +247,12 @@ func defaults() *Config {
 			ReloadInterval: 2 * time.Second,
 			HandlerTimeout: 10 * time.Second,
 		},
-		Health:   Health{Addr: "127.0.0.1:8080"},
-		Log:      Log{Level: "info", Format: "text"},
-		NATS:     NATS{Sync: "always", Listen: "127.0.0.1:-1"},
+		Health: Health{Addr: "127.0.0.1:8080"},
+		Log:    Log{Level: "info", Format: "text"},
+		NATS:   NATS{Sync: "always", Listen: "127.0.0.1:-1"},
+		// As package jobs' defaults (a test in lifecycle checks they agree).
+		Jobs: Jobs{History: 50, HistorySize: 64 << 20, MaxQueued: 1000, Heartbeat: 5 * time.Second,
+			FailAfter: time.Minute, ScanInterval: 2 * time.Second, TimeZone: "UTC", Replicas: 1},
 		Settings: map[string]string{},
 	}
 }

@@ -57,12 +57,14 @@ func (p *parser) validate() {
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		p.errorf("log.format", "%s is not text or json", quote(c.Log.Format))
 	}
+	p.validateConsole()
 	if c.Health.Addr != "off" {
 		if err := checkHostPort(c.Health.Addr, false); err != "" {
 			p.errorf("health.addr", "%s: %s (or \"off\")", quote(c.Health.Addr), err)
 		}
 	}
 	p.validateNATS()
+	p.validateJobs()
 	if v, ok := c.Settings["Freeze"]; ok {
 		if _, err := strconv.ParseBool(v); err != nil {
 			// Setting values are never shown: settings often hold secrets.
@@ -167,6 +169,13 @@ func (c *Config) Validate() error {
 		if t.Timeout < 0 {
 			p.errorf(path+".timeout", "must not be negative")
 		}
+	}
+	names = map[string]bool{}
+	for i, prog := range c.Jobs.Programs {
+		if prog.Name != "" && names[prog.Name] {
+			p.errorf(fmt.Sprintf("jobs.programs[%d]", i), "name %s is used twice", quote(prog.Name))
+		}
+		names[prog.Name] = true
 	}
 	for name := range c.Settings {
 		if !settingNameRE.MatchString(name) {

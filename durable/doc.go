@@ -49,6 +49,22 @@
 //     overlaps itself, and keeps a bounded history: by default an
 //     execution's history is removed when it continues as new.
 //
+// # HTTP and the command line
+//
+// Routes serves a management API shaped like Durable Functions' (a start
+// answers 202 with a Location and the status, raise-event, terminate and
+// purge URLs, as CreateCheckStatusResponse does), a listing by
+// runtimeStatus, and go-workflows' diagnostics UI. Served by the host
+// (role.Router, lifecycle.Options.Routes), its actions need the console's
+// operator token (Authorization: Bearer, console.token or
+// console.token_file) from any address, and are refused when none is
+// configured, as the jobs API's are; its reads are open to loopback
+// callers and to a token. Outside a host, actions are served to loopback
+// callers only; HTTPOptions.Authorize and AuthorizeRead replace either
+// rule. Every role binary also has the workflows verb (start, status,
+// raise, terminate, purge, list), which talks to the running role over
+// its NATS.
+//
 // Orchestrators must be deterministic (no time.Now, randomness, I/O or
 // goroutines of their own: use workflow.Now, workflow.SideEffect,
 // activities and workflow.Go). go-workflows' analyzer

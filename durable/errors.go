@@ -32,6 +32,9 @@ var (
 	// Options.DrainTimeout; their leases run out and another worker takes
 	// them.
 	ErrDrainTimeout = errors.New("durable: drain timeout")
+	// ErrUnauthorized is wrapped by an HTTPOptions.Authorize that wants a
+	// credential the request did not carry (answered 401).
+	ErrUnauthorized = errors.New("durable: this action needs an operator token (Authorization: Bearer <console.token>)")
 	// ErrClosed: the hub was closed.
 	ErrClosed = errors.New("durable: hub closed")
 )

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cloudrole/cloudrole/internal/hostctx"
+	"github.com/cloudrole/cloudrole/internal/opauth"
 	"github.com/cschleiden/go-workflows/diag"
 	"github.com/nats-io/nuid"
 )
@@ -28,11 +30,22 @@ type HTTPOptions struct {
 	// NATS connection.
 	Hub     *Hub
 	Options Options
-	// AllowRemoteControl lets requests from addresses other than loopback
-	// start, raise events on, terminate and purge instances. Off by
-	// default: the API has no authentication of its own yet, so only
-	// reads (status, list, the diagnostics UI) are served to others.
-	AllowRemoteControl bool
+	// Authorize decides whether a request may start, raise events on,
+	// terminate or purge instances: it returns who acts (logged with the
+	// action) or why not; an error wrapping ErrUnauthorized is answered
+	// 401, any other 403. Nil: on the host's server, the host's operator
+	// tokens (the console's console.token and console.token_file, as the
+	// jobs API: a token from any address, and no action over HTTP when
+	// none is configured); elsewhere LoopbackOnly.
+	Authorize func(r *http.Request) (who string, err error)
+	// AuthorizeRead decides whether a request may read (status, list, the
+	// diagnostics UI), which shows inputs and outputs; an error is
+	// answered as for Authorize. Nil: on the host's server, loopback
+	// callers and operator tokens; elsewhere every read.
+	AuthorizeRead func(r *http.Request) error
+	// Logger receives a line per action taken, with who took it.
+	// Defaults to the host's logger, or none.
+	Logger *slog.Logger
 	// MaxBody bounds a request body (an input, an event). Defaults to
 	// 1 MiB.
 	MaxBody int64
@@ -58,21 +71,21 @@ type CheckStatus struct {
 //	DELETE /instances/{instanceId}                     purge; 200
 //	GET    /diag/                                      go-workflows' diagnostics UI and its API
 //
-// Errors are JSON {"error": "..."}: 400 (bad input), 403 (control from a
-// remote address), 404 (no such instance or orchestrator), 409 (already
-// running; purge of a running instance), 410 (not running), 413 (too
-// large).
+// Errors are JSON {"error": "..."}: 400 (bad input), 401 or 403 (refused
+// by Authorize or AuthorizeRead), 404 (no such instance or orchestrator),
+// 409 (already running; purge of a running instance), 410 (not running),
+// 413 (too large).
 func Routes(mux *http.ServeMux, o HTTPOptions) {
 	a := newAPI(o)
 	p := a.prefix
 	mux.HandleFunc("POST "+p+"/orchestrators/{name}", a.control(a.start))
 	mux.HandleFunc("POST "+p+"/orchestrators/{name}/{id}", a.control(a.start))
-	mux.HandleFunc("GET "+p+"/instances/{id}", a.status)
-	mux.HandleFunc("GET "+p+"/instances", a.list)
+	mux.HandleFunc("GET "+p+"/instances/{id}", a.read(a.status))
+	mux.HandleFunc("GET "+p+"/instances", a.read(a.list))
 	mux.HandleFunc("POST "+p+"/instances/{id}/raiseEvent/{event}", a.control(a.raise))
 	mux.HandleFunc("POST "+p+"/instances/{id}/terminate", a.control(a.terminate))
 	mux.HandleFunc("DELETE "+p+"/instances/{id}", a.control(a.purge))
-	mux.Handle("GET "+p+"/diag/", http.HandlerFunc(a.diag))
+	mux.HandleFunc("GET "+p+"/diag/", a.read(a.diag))
 }
 
 // CheckStatusResponse writes the answer Durable Functions gives to a
@@ -126,12 +139,69 @@ func (a *api) hubFor(r *http.Request) (*Hub, error) {
 	return h, nil
 }
 
-// control guards the actions that change instances: loopback callers only,
-// unless AllowRemoteControl.
+// LoopbackOnly allows requests whose peer is a loopback address (the
+// connection's, never a forwarding header): for a server with no
+// credentials to check.
+func LoopbackOnly(r *http.Request) (string, error) {
+	if opauth.Loopback(r) {
+		return "loopback", nil
+	}
+	return "", fmt.Errorf("durable: %s %s is served to loopback callers only here; use the workflows verb of the role binary, or the Go API", r.Method, r.URL.Path)
+}
+
+// errNoTokens refuses an action on a host with no operator token: no
+// credential exists that could allow it.
+var errNoTokens = errors.New("durable: actions over HTTP need an operator token, and none is configured (console.token or console.token_file); use the workflows verb of the role binary, or the Go API")
+
+// authorize applies Authorize, or the host's operator tokens, or
+// LoopbackOnly.
+func (a *api) authorize(r *http.Request) (string, error) {
+	if a.o.Authorize != nil {
+		return a.o.Authorize(r)
+	}
+	hc := hostctx.From(r.Context())
+	if hc == nil || hc.Operators == nil {
+		return LoopbackOnly(r)
+	}
+	if !hc.Operators.Configured {
+		return "", errNoTokens
+	}
+	if who := hc.Operators.Who(r); who != "" {
+		return who, nil
+	}
+	return "", ErrUnauthorized
+}
+
+// authorizeRead applies AuthorizeRead, or on the host loopback callers
+// and operator tokens.
+func (a *api) authorizeRead(r *http.Request) error {
+	if a.o.AuthorizeRead != nil {
+		return a.o.AuthorizeRead(r)
+	}
+	hc := hostctx.From(r.Context())
+	if hc == nil || hc.Operators == nil || opauth.Loopback(r) || hc.Operators.Who(r) != "" {
+		return nil
+	}
+	return fmt.Errorf("%w: reads from other machines need one too", ErrUnauthorized)
+}
+
+// refuse answers a request Authorize or AuthorizeRead refused.
+func refuse(w http.ResponseWriter, err error) {
+	if errors.Is(err, ErrUnauthorized) {
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		writeErr(w, http.StatusUnauthorized, err)
+		return
+	}
+	writeErr(w, http.StatusForbidden, err)
+}
+
+// control guards the actions that change instances (Authorize) and logs
+// each one taken with who took it.
 func (a *api) control(next func(http.ResponseWriter, *http.Request, *Hub)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !a.o.AllowRemoteControl && !loopback(r.RemoteAddr) {
-			writeErr(w, http.StatusForbidden, fmt.Errorf("durable: %s %s is served to loopback callers only (HTTPOptions.AllowRemoteControl)", r.Method, r.URL.Path))
+		who, err := a.authorize(r)
+		if err != nil {
+			refuse(w, err)
 			return
 		}
 		h, err := a.hubFor(r)
@@ -139,17 +209,20 @@ func (a *api) control(next func(http.ResponseWriter, *http.Request, *Hub)) http.
 			writeErr(w, http.StatusServiceUnavailable, err)
 			return
 		}
+		hostctx.Logger(r.Context(), a.o.Logger).Info("durable: action", "hub", h.Name(), "method", r.Method, "path", r.URL.Path, "by", who)
 		next(w, r, h)
 	}
 }
 
-func loopback(remote string) bool {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
+// read guards the reads (AuthorizeRead).
+func (a *api) read(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := a.authorizeRead(r); err != nil {
+			refuse(w, err)
+			return
+		}
+		next(w, r)
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // body reads a JSON body: nil when empty.

@@ -2,6 +2,7 @@ package durable_test
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -138,8 +139,8 @@ func TestHTTPTerminateListAndErrors(t *testing.T) {
 	}
 }
 
-// The API has no authentication yet: actions are for loopback callers
-// only, reads for everyone.
+// Outside a host (no operator tokens to check) actions are for loopback
+// callers only, reads for everyone.
 func TestHTTPControlIsLoopbackOnly(t *testing.T) {
 	h, _ := openHub(t, durable.Options{}, func(h *durable.Hub) { must(t, h.RegisterOrchestrator(waiter)) })
 	mux := http.NewServeMux()
@@ -181,5 +182,38 @@ func TestHTTPServesTheDiagnosticsUI(t *testing.T) {
 	code, _, body = do(t, "GET", srv.URL+"/durable/diag/api/", "")
 	if code != http.StatusOK || !strings.Contains(string(body), `"instance_id":"d-1"`) {
 		t.Fatalf("diag API: %d %s", code, body)
+	}
+}
+
+// Authorize and AuthorizeRead replace the defaults: a refusal wrapping
+// ErrUnauthorized is 401 with a Bearer challenge, another 403.
+func TestHTTPAuthorizeHooks(t *testing.T) {
+	h, _ := openHub(t, durable.Options{}, func(h *durable.Hub) { must(t, h.RegisterOrchestrator(waiter)) })
+	mux := http.NewServeMux()
+	durable.Routes(mux, durable.HTTPOptions{Hub: h,
+		Authorize: func(r *http.Request) (string, error) {
+			if r.Header.Get("Authorization") == "Bearer s3cret" {
+				return "ops", nil
+			}
+			return "", durable.ErrUnauthorized
+		},
+		AuthorizeRead: func(*http.Request) error { return errors.New("no reads here") },
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	code, hdr, body := do(t, "POST", srv.URL+"/durable/orchestrators/waiter/x", "")
+	if code != http.StatusUnauthorized || hdr.Get("WWW-Authenticate") != "Bearer" || !strings.Contains(string(body), "operator token") {
+		t.Fatalf("start without the token: %d %v %s", code, hdr, body)
+	}
+	req, _ := http.NewRequest("POST", srv.URL+"/durable/orchestrators/waiter/x", nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("start with the token: %d", resp.StatusCode)
+	}
+	if code, _, body := do(t, "GET", srv.URL+"/durable/instances/x", ""); code != http.StatusForbidden || !strings.Contains(string(body), "no reads here") {
+		t.Fatalf("read refused: %d %s", code, body)
 	}
 }

@@ -52,4 +52,6 @@ func TestOnStartWaitsForExternalNATS(t *testing.T) {
 	if n := hs.rec.count(recycled); n != 0 {
 		t.Fatalf("%d recycles while waiting for NATS; want none", n)
 	}
+	hs.h.Stop(nil) // before the server goes (see TestReadinessFollowsQueueConnection)
+	hs.wait()
 }

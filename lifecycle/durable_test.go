@@ -2,6 +2,10 @@ package lifecycle
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,4 +70,53 @@ func TestDurableHubInStatus(t *testing.T) {
 	if _, ok := st.Components["durable:lifecycle"]; ok {
 		t.Fatal("the hub's section is left in Components")
 	}
+}
+
+// durableAPIRole serves durable's management API on the host's server and
+// works its hub.
+type durableAPIRole struct{ durableRole }
+
+func (r *durableAPIRole) Routes(mux *http.ServeMux) {
+	durable.Routes(mux, durable.HTTPOptions{Options: durable.Options{Hub: "lifecycle"}})
+}
+
+func (r *durableAPIRole) Run(ctx context.Context, _ role.Env) error { return r.hub.Work(ctx) }
+
+// On the host's server durable's actions need the console's operator
+// token, as the jobs API's do: none configured is 403, a missing or wrong
+// one 401, even from loopback; reads are open to loopback.
+func TestDurableAPINeedsOperatorToken(t *testing.T) {
+	hs := startHost(t, &durableAPIRole{}, testConfig(t), nil)
+	hs.rec.waitN(t, "running", 1, state(StateRunning, 1))
+	if code, body := hs.post("/durable/orchestrators/durableEcho/a", ""); code != http.StatusForbidden || !strings.Contains(body, "none is configured") {
+		t.Fatalf("start with no operator token configured = %d %s", code, body)
+	}
+
+	const token = "durable-operator-token-0123456789"
+	cfg := testConfig(t)
+	cfg.NATS.Sync = "1m"
+	cfg.Console.Token = token
+	hs = startHost(t, &durableAPIRole{}, cfg, nil)
+	hs.rec.waitN(t, "running", 1, state(StateRunning, 1))
+	for _, bearer := range []string{"", "wrong-token-0123456789"} {
+		if code, body := hs.post("/durable/orchestrators/durableEcho/b", bearer); code != http.StatusUnauthorized {
+			t.Fatalf("start with token %q = %d %s", bearer, code, body)
+		}
+	}
+	req, _ := http.NewRequest("POST", hs.base+"/durable/orchestrators/durableEcho/b", strings.NewReader(`"hi"`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || !strings.Contains(string(body), `"statusQueryGetUri"`) {
+		t.Fatalf("start with the token = %d %s", resp.StatusCode, body)
+	}
+	// Reads are open to loopback: the status, 202 until it completes.
+	eventually(t, func() bool {
+		code, body := hs.get("/durable/instances/b")
+		return code == http.StatusOK && strings.Contains(body, `"runtimeStatus": "Completed"`)
+	}, func() string { code, body := hs.get("/durable/instances/b"); return fmt.Sprint(code, body) })
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cloudrole/cloudrole/config"
+	"github.com/cloudrole/cloudrole/jobs"
 	"github.com/cloudrole/cloudrole/role"
 	"github.com/cloudrole/cloudrole/startup"
 )
@@ -32,6 +33,10 @@ type instance struct {
 	finished atomic.Bool
 	startup  atomic.Pointer[startup.Run]
 	handlers sync.WaitGroup // running Changing/Changed handler calls
+
+	jobs       *jobs.Runner // nil if it could not be made (jobsErr)
+	jobsErr    error
+	unlistJobs func() // removes the jobs section from /status
 
 	mu         sync.Mutex
 	onChanging []func(context.Context, []string) error
@@ -53,6 +58,7 @@ func newInstance(h *Host, parent context.Context, cfg *config.Config, inc int) *
 	}
 	i.logger = h.opts.Logger.With("role", i.id.Role, "instance", i.id.InstanceID, "incarnation", inc)
 	i.ctx, i.cancel = context.WithCancelCause(parent)
+	i.jobs, i.jobsErr = h.newJobRunner(i)
 	i.hookCtx = h.hostCtx(i)
 	settings := cfg.Settings
 	i.settings.Store(&settings)

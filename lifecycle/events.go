@@ -39,7 +39,14 @@ func (ConfigRejected) isEvent() {}
 // emit delivers ev to Options.Events. It is never called with h.mu held, so
 // a handler may call the host's methods.
 func (h *Host) emit(ev Event) {
-	if h.opts.Events != nil && ev != nil {
+	if ev == nil {
+		return
+	}
+	if h.opts.Events != nil {
 		h.opts.Events(ev)
+	}
+	switch ev.(type) {
+	case StateChanged, Recycled:
+		h.fleet.Kick() // the fleet sees a state change at once
 	}
 }

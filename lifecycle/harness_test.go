@@ -265,6 +265,23 @@ func (hs *harness) get(path string) (int, string) {
 	return resp.StatusCode, strings.TrimSpace(string(b))
 }
 
+// post sends an empty POST to a health path, with an operator token if
+// bearer is not empty, and returns the code and trimmed body.
+func (hs *harness) post(path, bearer string) (int, string) {
+	hs.t.Helper()
+	req, _ := http.NewRequest("POST", hs.base+path, nil)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		hs.t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
 func (hs *harness) expect(path string, code int, bodyHas string) {
 	hs.t.Helper()
 	got, body := hs.get(path)

@@ -15,6 +15,7 @@ import (
 	"github.com/sethvargo/go-retry"
 
 	"github.com/cloudrole/cloudrole/config"
+	"github.com/cloudrole/cloudrole/fleet"
 	"github.com/cloudrole/cloudrole/health"
 	"github.com/cloudrole/cloudrole/internal/hostctx"
 	"github.com/cloudrole/cloudrole/queue"
@@ -33,8 +34,10 @@ type Host struct {
 	status *hostctx.Registry
 	start  time.Time
 
+	tokens    []config.Token // operator tokens of the jobs API, read at start as the console's are
 	queues    *queue.Provider
 	ownQueues bool // built by the host from config, so closed by it
+	fleet     *fleet.Publisher
 
 	pings     chan chan struct{}
 	reloadNow chan struct{}
@@ -57,6 +60,7 @@ type Host struct {
 	hook        string // the hook (or phase) the instance loop is in
 	inst        *instance
 	autoFrozen  string // why the host froze itself; "" if it did not
+	opFrozen    string // why an operator froze it (Freeze); "" if none did
 	streak      int    // consecutive failed or short-lived instances
 	recycles    int
 	nextStart   time.Time
@@ -92,6 +96,10 @@ func New(r role.Role, cfg *config.Config, opts Options) (*Host, error) {
 		changed:   make(chan struct{}),
 		state:     StateStarting,
 	}
+	var err error
+	if h.tokens, err = cfg.Console.ConsoleTokens(); err != nil {
+		return nil, fmt.Errorf("lifecycle: %w", err)
+	}
 	h.queues = opts.Queues
 	if h.queues == nil {
 		q, err := newQueueProvider(cfg, opts.Logger)
@@ -100,6 +108,10 @@ func New(r role.Role, cfg *config.Config, opts Options) (*Host, error) {
 		}
 		h.queues, h.ownQueues = q, true
 	}
+	h.fleet = fleet.NewPublisher(cfg.Role.Name, cfg.Role.InstanceID, cfg.Role.Deployment, func() (string, fleet.Summary, any) {
+		st := h.Status()
+		return string(st.State), st.Summary(), st
+	}, h.queues.Started, opts.Logger)
 	h.ctx, h.cancel = context.WithCancelCause(context.Background())
 	if cfg.File != "" {
 		if data, err := os.ReadFile(cfg.File); err == nil {
@@ -188,6 +200,7 @@ func (h *Host) Run(ctx context.Context) error {
 		return nil
 	})
 	h.addActor(&g, func(ctx context.Context) error { return h.signals(ctx, sigs) })
+	h.addActor(&g, h.fleet.Run)
 	h.addActor(&g, h.control)
 	if ln != nil {
 		srv := health.NewServer(ln, handler, h.opts.Logger)
@@ -281,6 +294,10 @@ func (h *Host) Reload() {
 	default:
 	}
 }
+
+// Queues returns the process-lifetime queue provider roles reach with
+// queue.Connect (the one in Options.Queues, or the host's own).
+func (h *Host) Queues() *queue.Provider { return h.queues }
 
 // HealthAddr returns the address the health endpoint listens on, or nil if
 // it is off or Run has not started it.

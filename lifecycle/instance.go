@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cloudrole/cloudrole/internal/hostctx"
+	"github.com/cloudrole/cloudrole/jobs"
 	"github.com/cloudrole/cloudrole/queue"
 	"github.com/cloudrole/cloudrole/role"
 	"github.com/cloudrole/cloudrole/startup"
@@ -43,6 +44,10 @@ func (h *Host) runInstance(ctx context.Context, inc int) outcome {
 		return h.stopInstance(i, false, outcome{})
 	}
 
+	if i.jobsErr != nil {
+		return h.stopInstance(i, false, outcome{failed: true, reason: "jobs: " + i.jobsErr.Error()})
+	}
+
 	h.setState(StateOnStart)
 	if err := h.call(i, hookOnStart, i.hookCtx, h.role.OnStart); err != nil {
 		return h.stopInstance(i, true, outcome{failed: true, reason: hookFailure(hookOnStart, err)})
@@ -50,6 +55,9 @@ func (h *Host) runInstance(ctx context.Context, inc int) outcome {
 	if !h.waitUnfrozen(i.ctx, true) {
 		return h.stopInstance(i, true, outcome{})
 	}
+	// The jobs of the config and the jobs folder, and the Go jobs OnStart
+	// added, start with the ready instance.
+	h.startJobs(i)
 
 	h.setState(StateReady)
 	readyAt := h.opts.Clock.Now()
@@ -88,6 +96,9 @@ func (h *Host) stopInstance(i *instance, onStop bool, out outcome) outcome {
 	h.setState(StateStopping)
 	stopCtx, cancel := context.WithDeadline(context.WithoutCancel(i.hookCtx), h.deadlineTime())
 	defer cancel()
+	// Stopped before OnStop, in the reverse order of their start: job
+	// runs may use what OnStop tears down.
+	h.stopJobs(stopCtx, i)
 	if onStop {
 		if err := h.call(i, hookOnStop, stopCtx, h.role.OnStop); err != nil {
 			i.logger.Error("OnStop failed", "error", err.Error())
@@ -145,8 +156,13 @@ func hookFailure(hook string, err error) string {
 }
 
 // hostCtx is the context handed to hooks: the instance context carrying the
-// host's logger and status registry for the tasks and queue packages, and
-// the queue provider for queue.Connect.
+// host's logger and status registry for the tasks and queue packages, the
+// queue provider for queue.Connect, and the instance's job runner for
+// jobs.Add.
 func (h *Host) hostCtx(i *instance) context.Context {
-	return queue.WithProvider(hostctx.With(i.ctx, hostctx.New(i.logger, h.status)), h.queues)
+	ctx := queue.WithProvider(hostctx.With(i.ctx, hostctx.New(i.logger, h.status)), h.queues)
+	if i.jobs != nil {
+		ctx = jobs.WithRunner(ctx, i.jobs)
+	}
+	return ctx
 }

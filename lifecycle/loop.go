@@ -195,6 +195,9 @@ func (h *Host) waitUnfrozen(ctx context.Context, withSetting bool) bool {
 
 // frozenReasonLocked says why the host is frozen, or "" if it is not.
 func (h *Host) frozenReasonLocked(withSetting bool) string {
+	if h.opFrozen != "" {
+		return h.opFrozen
+	}
 	if h.autoFrozen != "" {
 		return h.autoFrozen
 	}

@@ -11,7 +11,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/cloudrole/cloudrole/fleet"
 	"github.com/cloudrole/cloudrole/queue"
 	"github.com/cloudrole/cloudrole/role"
 )
@@ -134,6 +137,9 @@ func TestReadinessFollowsQueueConnection(t *testing.T) {
 	hs := startHost(t, r, testConfig(t), func(o *Options) { o.Queues = p })
 	hs.rec.waitN(t, "running", 1, state(StateRunning, 1))
 	hs.expect("/readyz", 200, "ok")
+	// The outage must not cut the creation of the fleet's buckets: a
+	// server shut down mid-creation leaks the new stream's goroutines.
+	waitFleetPublished(t, url)
 
 	srv.Shutdown()
 	srv.WaitForShutdown()
@@ -144,6 +150,43 @@ func TestReadinessFollowsQueueConnection(t *testing.T) {
 	if n := hs.rec.count(recycled); n != 0 {
 		t.Fatalf("%d recycles during a NATS outage; readiness should carry it", n)
 	}
+	// Stop the host before the test's server goes: a server shut down
+	// while a client writes to it (the fleet snapshot) leaks goroutines.
+	hs.h.Stop(nil)
+	hs.wait()
+}
+
+// waitFleetPublished waits until the fleet's status bucket on the server
+// at url holds an entry: both fleet buckets exist.
+func waitFleetPublished(t *testing.T, url string) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	published := func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		kv, err := js.KeyValue(ctx, fleet.StatusBucket)
+		if err != nil {
+			return false
+		}
+		keys, err := kv.ListKeys(ctx)
+		if err != nil {
+			return false
+		}
+		defer keys.Stop()
+		for range keys.Keys() {
+			return true
+		}
+		return false
+	}
+	eventually(t, published, func() string { return "the fleet snapshot published" })
 }
 
 func startNATS(t *testing.T, o *server.Options) *server.Server {

@@ -7,22 +7,24 @@ import (
 
 	"github.com/cloudrole/cloudrole/health"
 	"github.com/cloudrole/cloudrole/internal/hostctx"
+	"github.com/cloudrole/cloudrole/internal/opauth"
 	"github.com/cloudrole/cloudrole/queue"
 	"github.com/cloudrole/cloudrole/role"
 )
 
-// handler is what the health server serves: the probe endpoint, and the
-// routes of Options.Routes and of a role that implements role.Router. The
-// probe's paths go to the probe first, so no route can shadow readiness;
-// every other request goes to the routes, with a context that carries the
-// queue provider (queue.Connect works in a handler) and the host's logger.
+// handler is what the health server serves: the probe endpoint, the jobs
+// API (/jobs/...), and the routes of Options.Routes and of a role that
+// implements role.Router. The probe's paths go to the probe first, so no
+// route can shadow readiness; every other request goes to the routes, with
+// a context that carries the queue provider (queue.Connect works in a
+// handler) and the host's logger.
 func (h *Host) handler() (http.Handler, error) {
 	probe := health.NewHandler(probe{h})
 	router, isRouter := h.role.(role.Router)
-	if h.opts.Routes == nil && !isRouter {
-		return probe, nil
-	}
 	mux := http.NewServeMux()
+	if err := register(mux, "the jobs API", h.jobsRoutes); err != nil {
+		return nil, err
+	}
 	if err := register(mux, "Options.Routes", h.opts.Routes); err != nil {
 		return nil, err
 	}
@@ -31,7 +33,11 @@ func (h *Host) handler() (http.Handler, error) {
 			return nil, err
 		}
 	}
-	base := queue.WithProvider(hostctx.With(context.Background(), hostctx.New(h.opts.Logger, h.status)), h.queues)
+	hc := hostctx.New(h.opts.Logger, h.status)
+	// Routes that act on the role (durable's management API) check the
+	// operator tokens the jobs API and the console check.
+	hc.Operators = &hostctx.Operators{Configured: len(h.tokens) > 0, Who: func(r *http.Request) string { return opauth.Who(h.tokens, r) }}
+	base := queue.WithProvider(hostctx.With(context.Background(), hc), h.queues)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if health.Owns(r.URL.Path) {
 			probe.ServeHTTP(w, r)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/cloudrole/cloudrole/durable"
+	"github.com/cloudrole/cloudrole/fleet"
+	"github.com/cloudrole/cloudrole/jobs"
 	"github.com/cloudrole/cloudrole/queue"
 	"github.com/cloudrole/cloudrole/role"
 	"github.com/cloudrole/cloudrole/startup"
@@ -50,6 +52,9 @@ type Status struct {
 	// Durable are the orchestration hubs working in this instance
 	// (package durable): their tasks running and done.
 	Durable []durable.HubStatus `json:"durable,omitempty"`
+	// Jobs is the instance's job runner (package jobs): its jobs, what
+	// runs here, and job folders that could not be loaded.
+	Jobs *jobs.Status `json:"jobs,omitempty"`
 
 	// Components holds any other sections packages registered, by name.
 	Components map[string]any `json:"components,omitempty"`
@@ -57,6 +62,16 @@ type Status struct {
 	// NATS is the queue connection: embedded or external, connected or
 	// not, and per-queue figures (state "unused" until a role connects).
 	NATS queue.ProviderStatus `json:"nats"`
+}
+
+// Summary is the part of the snapshot a fleet view shows of each instance.
+func (s Status) Summary() fleet.Summary {
+	sum := fleet.Summary{Ready: s.Ready, ReadyReason: s.ReadyReason, Busy: s.Busy, Frozen: s.Frozen,
+		Uptime: time.Duration(s.Uptime), Recycles: s.Recycles, Failures: s.ConsecutiveFailures}
+	if n := len(s.RecycleHistory); n > 0 {
+		sum.LastRecycle = s.RecycleHistory[n-1].Reason
+	}
+	return sum
 }
 
 // Duration marshals as a Go duration string ("1m30s").
@@ -138,6 +153,8 @@ func (s *Status) sections(snap map[string]any) {
 			s.Workers = append(s.Workers, v)
 		case durable.HubStatus:
 			s.Durable = append(s.Durable, v)
+		case jobs.Status:
+			s.Jobs = &v
 		default:
 			if s.Components == nil {
 				s.Components = map[string]any{}

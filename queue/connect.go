@@ -116,6 +116,7 @@ func (p *Provider) connected(nc *nats.Conn) (*Client, error) {
 	p.mu.Lock()
 	rec := p.dial
 	p.client, p.dial = c, connectRecord{}
+	p.attachObserversLocked(c)
 	p.mu.Unlock()
 	args := []any{"server", redactURL(nc.ConnectedUrl())}
 	if rec.attempts > 0 {

@@ -81,7 +81,7 @@ type Message struct {
 	Options []EnqueueOption
 }
 
-func (q *Queue) build(payload []byte, opts []EnqueueOption) (*nats.Msg, string, error) {
+func (q *Queue) build(ctx context.Context, payload []byte, opts []EnqueueOption) (*nats.Msg, string, error) {
 	var o enqueueOpts
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -111,6 +111,7 @@ func (q *Queue) build(payload []byte, opts []EnqueueOption) (*nats.Msg, string, 
 	if o.reply != "" {
 		h[hdrReply] = []string{o.reply}
 	}
+	injectTrace(ctx, h)
 	m := &nats.Msg{Subject: levelSubject(q.name, int(o.prio)), Header: h, Data: payload}
 	if err := q.checkSize(m); err != nil {
 		return nil, "", err
@@ -153,7 +154,7 @@ func (q *Queue) checkSize(m *nats.Msg) error {
 // (the job may be stored) or ErrDuplicateInProgress (an earlier attempt
 // with the same ID is still being stored).
 func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOption) (string, error) {
-	m, id, err := q.build(payload, opts)
+	m, id, err := q.build(ctx, payload, opts)
 	if err != nil {
 		return "", err
 	}
@@ -219,7 +220,7 @@ func (q *Queue) EnqueueBatch(ctx context.Context, msgs []Message) ([]string, err
 	futs := make([]jetstream.PubAckFuture, len(msgs))
 	failed := false
 	for i, mm := range msgs {
-		m, id, err := q.build(mm.Payload, mm.Options)
+		m, id, err := q.build(ctx, mm.Payload, mm.Options)
 		if err != nil {
 			errs[i], failed = err, true
 			continue

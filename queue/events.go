@@ -48,11 +48,13 @@ type JobFailed struct {
 
 // JobDeadLettered: the job was stored in the dead-letter stream: its
 // attempts are used up, its error was permanent, or it kept being
-// delivered without an outcome.
+// delivered without an outcome. Took is how long its last handler call
+// ran (zero when it was dead-lettered without running).
 type JobDeadLettered struct {
 	Queue, ID string
 	Priority  Priority
 	Attempts  int
+	Took      time.Duration
 	Err       error
 }
 
@@ -143,4 +145,48 @@ func (c *Client) emit(ev Event) {
 	for _, ob := range *p {
 		ob.fn(ev)
 	}
+}
+
+// Observe is Client.Observe for the Provider's Client, made or to be made:
+// an observer added before the first Client call is attached when the
+// Client is made, so it sees every job event of the process's workers.
+// It returns the function that removes it (idempotent).
+func (p *Provider) Observe(fn func(Event)) (remove func()) {
+	p.mu.Lock()
+	if c := p.client; c != nil {
+		p.mu.Unlock()
+		return c.Observe(fn)
+	}
+	p.obsNext++
+	id := p.obsNext
+	if p.pendingObs == nil {
+		p.pendingObs = map[uint64]func(Event){}
+	}
+	p.pendingObs[id] = fn
+	p.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			p.mu.Lock()
+			delete(p.pendingObs, id)
+			r := p.attachedObs[id]
+			delete(p.attachedObs, id)
+			p.mu.Unlock()
+			if r != nil {
+				r()
+			}
+		})
+	}
+}
+
+// attachObserversLocked moves the observers added before c existed onto
+// it; p.mu is held.
+func (p *Provider) attachObserversLocked(c *Client) {
+	for id, fn := range p.pendingObs {
+		if p.attachedObs == nil {
+			p.attachedObs = map[uint64]func(){}
+		}
+		p.attachedObs[id] = c.Observe(fn)
+	}
+	p.pendingObs = nil
 }

@@ -76,3 +76,30 @@ func TestObserveJobEvents(t *testing.T) {
 		t.Fatal("events reached a removed observer")
 	}
 }
+
+// An observer added to the Provider before any Client call sees the jobs
+// of the Client made later.
+func TestProviderObserveBeforeClient(t *testing.T) {
+	p, err := NewProvider(Options{NATS: NATS{StoreDir: t.TempDir(), Sync: "1m"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	got := make(chan Event, 8)
+	remove := p.Observe(func(ev Event) {
+		if _, ok := ev.(JobSucceeded); ok {
+			got <- ev
+		}
+	})
+	defer remove()
+	c, err := p.Client(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := testQueue(t, c, "early", Config{})
+	startWorker(t, context.Background(), q, func(context.Context, *Job) error { return nil }, WorkerOptions{})
+	id, _ := q.Enqueue(context.Background(), []byte("x"))
+	if ev := recv(t, got, "the job's success"); ev.JobID() != id {
+		t.Fatalf("event for %s, want %s", ev.JobID(), id)
+	}
+}

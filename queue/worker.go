@@ -361,7 +361,7 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 		w.log.Warn("queue: job with malformed envelope; using defaults", "id", j.ID, "level", l, "problems", env.Problems)
 	}
 	if j.Attempt > cfg.MaxDeliver {
-		w.deadLetter(j, l, seq, fmt.Errorf("delivered %d times (MaxDeliver %d) without an outcome: its workers stopped or crashed", j.Attempt, cfg.MaxDeliver))
+		w.deadLetter(j, l, seq, 0, fmt.Errorf("delivered %d times (MaxDeliver %d) without an outcome: its workers stopped or crashed", j.Attempt, cfg.MaxDeliver))
 		return
 	}
 	fl := &flight{started: time.Now()}
@@ -406,7 +406,7 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 	w.failed.Add(1)
 	w.q.stats.setErr(err)
 	if IsPermanent(err) || j.Attempt >= cfg.MaxDeliver {
-		w.deadLetter(j, l, seq, err)
+		w.deadLetter(j, l, seq, time.Since(fl.started), err)
 		return
 	}
 	d := cfg.backoff(j.Attempt, randN)
@@ -442,7 +442,7 @@ func (w *worker) call(j *Job) (err error) {
 			err = &PanicError{Value: r, Stack: st}
 		}
 	}()
-	return w.h(w.hctx, j)
+	return w.h(extractTrace(w.hctx, j.msg.Header), j)
 }
 
 func (w *worker) reply(j *Job, outcome string, body []byte) {
@@ -457,7 +457,7 @@ func (w *worker) reply(j *Job, outcome string, body []byte) {
 
 // deadLetter stores the job in the dead-letter stream, then terminates it.
 // If the store fails the job is retried later instead, so nothing is lost.
-func (w *worker) deadLetter(j *Job, l int, seq uint64, cause error) {
+func (w *worker) deadLetter(j *Job, l int, seq uint64, took time.Duration, cause error) {
 	h := nats.Header{}
 	for k, v := range j.msg.Header {
 		if !hasPrefixFold(k, "Nats-") {
@@ -497,7 +497,7 @@ func (w *worker) deadLetter(j *Job, l int, seq uint64, cause error) {
 	w.q.writeStatus(JobStatus{ID: j.ID, State: StateDead, Attempts: j.Attempt, LastError: trunc512(cause.Error()), Enqueued: j.EnqueuedAt})
 	w.reply(j, "dead", []byte(cause.Error()))
 	if c := w.q.c; c.observed() {
-		c.emit(JobDeadLettered{Queue: w.q.name, ID: j.ID, Priority: j.Priority, Attempts: j.Attempt, Err: cause})
+		c.emit(JobDeadLettered{Queue: w.q.name, ID: j.ID, Priority: j.Priority, Attempts: j.Attempt, Took: took, Err: cause})
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cloudrole/cloudrole/internal/hostctx"
+	"github.com/cloudrole/cloudrole/jobs"
 	"github.com/cloudrole/cloudrole/queue"
 	"github.com/cloudrole/cloudrole/role"
 )
@@ -45,6 +46,14 @@ type Options struct {
 	// with queue.ErrNoProvider. The caller owns it.
 	Queues *queue.Provider
 
+	// Jobs, if set, is the job runner carried by the contexts the hooks
+	// get, so that a role calling jobs.Add(ctx, ...) works as under the
+	// host; an Instance starts it once OnStart returned nil and stops it
+	// before OnStop, as the host does. Make one with jobs.NewRunner
+	// (Connect: the Queues provider's Client). Without it jobs.Add fails
+	// with jobs.ErrNoRunner. The caller owns it.
+	Jobs *jobs.Runner
+
 	// StopTimeout is the stop deadline of an Instance (the host's
 	// host.stop_timeout): from the moment its stop begins, Run must
 	// return and OnStop finish within it, and OnStop's context carries it.
@@ -70,6 +79,7 @@ type Env struct {
 	logger         *slog.Logger
 	sink           *logSink // nil with Options.Logger
 	queues         *queue.Provider
+	jobs           *jobs.Runner
 	host           *hostctx.Host
 	stopTimeout    time.Duration
 	handlerTimeout time.Duration
@@ -100,6 +110,7 @@ func NewEnv(t testing.TB, o Options) *Env {
 		dataDir:        o.DataDir,
 		logger:         o.Logger,
 		queues:         o.Queues,
+		jobs:           o.Jobs,
 		stopTimeout:    o.StopTimeout,
 		handlerTimeout: o.HandlerTimeout,
 		settings:       make(map[string]string, len(o.Settings)),
@@ -142,11 +153,14 @@ func NewEnv(t testing.TB, o Options) *Env {
 }
 
 // withValues adds what the host's hook contexts carry: the instance logger
-// for packages tasks and queue, and the queue provider.
+// for packages tasks and queue, the queue provider and the job runner.
 func (e *Env) withValues(ctx context.Context) context.Context {
 	ctx = hostctx.With(ctx, e.host)
 	if e.queues != nil {
 		ctx = queue.WithProvider(ctx, e.queues)
+	}
+	if e.jobs != nil {
+		ctx = jobs.WithRunner(ctx, e.jobs)
 	}
 	return ctx
 }

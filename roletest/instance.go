@@ -252,6 +252,12 @@ func (i *Instance) main() {
 	if err != nil {
 		i.beginStop(fmt.Errorf("%w: %s", ErrRecycled, hookFailure("OnStart", err)))
 	}
+	if run && i.env.jobs != nil {
+		// As the host: the jobs start with the ready instance.
+		if err := i.env.jobs.Start(context.WithoutCancel(i.ctx)); err != nil {
+			i.env.logger.Error("jobs: the runner did not start", "error", err.Error())
+		}
+	}
 	if run {
 		err = i.call("Run", i.ctx, i.role.Run)
 		i.mu.Lock()
@@ -268,6 +274,12 @@ func (i *Instance) main() {
 	at := i.stopAt
 	i.mu.Unlock()
 	stopCtx, cancel := context.WithDeadline(context.WithoutCancel(i.ctx), at)
+	if i.env.jobs != nil {
+		// Before OnStop, within the stop deadline, as the host.
+		if err := i.env.jobs.Stop(stopCtx); err != nil {
+			i.env.logger.Error("jobs: runs still running at the stop deadline", "error", err.Error())
+		}
+	}
 	err = i.call("OnStop", stopCtx, i.role.OnStop)
 	cancel()
 	if err != nil {

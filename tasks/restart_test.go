@@ -89,6 +89,9 @@ func TestPanickingTaskRestartsAlone(t *testing.T) {
 	if !strings.Contains(st.LastPanic, "panic: boom") || !strings.Contains(st.LastPanic, "TestPanickingTaskRestartsAlone") {
 		t.Fatalf("last panic %q; want the value and the frame that panicked", st.LastPanic)
 	}
+	if st.Panics < 1 || st.Panics > st.Restarts+1 {
+		t.Fatalf("panics %d with %d restarts; every restart here followed a panic", st.Panics, st.Restarts)
+	}
 	if st.LastError != "panic: boom" {
 		t.Fatalf("last error %q", st.LastError)
 	}

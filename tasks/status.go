@@ -49,6 +49,8 @@ type TaskStatus struct {
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 	// LastPanic is the last panic value and the first frames of its stack.
 	LastPanic string `json:"last_panic,omitempty"`
+	// Panics counts the panics recovered from the task's function.
+	Panics int `json:"panics,omitempty"`
 	// LastHeartbeat is the time of the last Beat.
 	LastHeartbeat time.Time `json:"last_heartbeat,omitzero"`
 	// NextRun is when the task runs next: its restart time in backoff, its
@@ -122,6 +124,7 @@ func (t *task) status() TaskStatus {
 		if f.lastPanic != nil {
 			s.LastPanic = panicSummary(f.lastPanic.value, f.lastPanic.stack)
 		}
+		s.Panics = f.panics
 	}
 	if t.single != nil && t.single.lease != nil {
 		s.LeaseToken = t.single.token

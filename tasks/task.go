@@ -19,6 +19,7 @@ type failures struct {
 	lastErr   string
 	lastErrAt time.Time
 	lastPanic *panicError
+	panics    int
 
 	// Owned by the task's goroutine.
 	backoff  retry.Backoff // nil until the first restart after a reset
@@ -307,6 +308,7 @@ func (t *task) failed(err error) {
 	f.lastErr, f.lastErrAt = err.Error(), now
 	if isPanic {
 		f.lastPanic = pe
+		f.panics++
 	}
 	t.mu.Unlock()
 	if isPanic {

@@ -19,6 +19,13 @@
 //	curl -s -d '{"id":"order-9","item":"mouse","qty":1,"amount":1900,"card":"4242"}' localhost:8081/orders
 //	open http://localhost:8081/durable/diag/                 # go-workflows' diagnostics UI
 //
+// Reads of the HTTP API are open to loopback; its actions (start, raise,
+// terminate, purge) need the console's operator token, as the jobs API's
+// do. Start the demo with one to approve over HTTP instead of the CLI:
+//
+//	CLOUDROLE_CONSOLE_TOKEN=demo-operator-token-1 go run ./examples/orders-workflow
+//	curl -si -H 'Authorization: Bearer demo-operator-token-1' -d '"bob"' localhost:8081/durable/instances/order-3/raiseEvent/approve
+//
 // Kill it (kill -9) while an order waits and run it again: the orders
 // resume where they were, activities that completed do not run again, and
 // the cleanup's timer fires as scheduled.

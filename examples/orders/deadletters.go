@@ -3,25 +3,26 @@ package main
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
+	"strings"
 	"time"
 
 	"github.com/cloudrole/cloudrole"
 	"github.com/cloudrole/cloudrole/lifecycle"
+	"github.com/cloudrole/cloudrole/queue"
 )
 
-// verbs are the demo's operator commands, beside run, validate, install…:
-// they connect to the running role's queues (its embedded server on this
-// machine, found through the store's lock file, or nats.url) and open the
-// orders queue as the role stored it.
+// verbs are the demo's own commands, beside the ones every role binary has
+// (run, validate, install…, and the operator's fleet, queues, dead-letters,
+// requeue, purge, enqueue): they connect to the running role's queues (its
+// embedded server on this machine, found through the store's lock file, or
+// nats.url).
 var verbs = []cloudrole.Verb{
-	{Name: "dead-letters", Summary: "list the orders queue's dead letters (while the demo runs)", Run: listDeadLetters},
-	{Name: "requeue", Summary: "requeue SEQ|ID: put a dead letter back into the orders queue", Run: requeue},
+	{Name: "rush", Summary: "rush TEXT: enqueue one order at high priority (while the demo runs)", Run: rush},
 }
 
-func listDeadLetters(ctx context.Context, vc *cloudrole.VerbContext) int {
-	if len(vc.Args) != 0 {
-		fmt.Fprintf(vc.Stderr, "usage: %s dead-letters [--config FILE]\n", vc.Name)
+func rush(ctx context.Context, vc *cloudrole.VerbContext) int {
+	if len(vc.Args) == 0 {
+		fmt.Fprintf(vc.Stderr, "usage: %s rush TEXT [--config FILE]\n", vc.Name)
 		return lifecycle.ExitUsage
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -31,47 +32,18 @@ func listDeadLetters(ctx context.Context, vc *cloudrole.VerbContext) int {
 		fmt.Fprintln(vc.Stderr, err)
 		return lifecycle.ExitError
 	}
+	// Open the queue as the running role stored it: a tool must not
+	// decide its settings.
 	q, err := c.OpenQueue(ctx, "orders")
 	if err != nil {
 		fmt.Fprintln(vc.Stderr, err)
 		return lifecycle.ExitError
 	}
-	dead, err := q.DeadLetters(ctx, 100)
+	id, err := q.Enqueue(ctx, []byte("rush "+strings.Join(vc.Args, " ")), queue.WithPriority(queue.High))
 	if err != nil {
 		fmt.Fprintln(vc.Stderr, err)
 		return lifecycle.ExitError
 	}
-	w := tabwriter.NewWriter(vc.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "SEQ\tID\tPRIORITY\tATTEMPTS\tDEAD AT\tPAYLOAD\tERROR")
-	for _, d := range dead {
-		fmt.Fprintf(w, "%d\t%s\t%d\t%d\t%s\t%q\t%s\n", d.Seq, d.ID, d.Priority, d.Attempts, d.DeadAt.Format(time.TimeOnly), d.Payload, d.Error)
-	}
-	w.Flush()
-	fmt.Fprintf(vc.Stdout, "%d dead letters\n", len(dead))
-	return lifecycle.ExitOK
-}
-
-func requeue(ctx context.Context, vc *cloudrole.VerbContext) int {
-	if len(vc.Args) != 1 {
-		fmt.Fprintf(vc.Stderr, "usage: %s requeue SEQ|JOB-ID [--config FILE]\n", vc.Name)
-		return lifecycle.ExitUsage
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	c, err := vc.Queues(ctx)
-	if err != nil {
-		fmt.Fprintln(vc.Stderr, err)
-		return lifecycle.ExitError
-	}
-	q, err := c.OpenQueue(ctx, "orders")
-	if err != nil {
-		fmt.Fprintln(vc.Stderr, err)
-		return lifecycle.ExitError
-	}
-	if err := q.Requeue(ctx, vc.Args[0]); err != nil {
-		fmt.Fprintln(vc.Stderr, err)
-		return lifecycle.ExitError
-	}
-	fmt.Fprintln(vc.Stdout, "re-queued", vc.Args[0])
+	fmt.Fprintln(vc.Stdout, "enqueued", id)
 	return lifecycle.ExitOK
 }

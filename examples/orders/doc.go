@@ -16,6 +16,8 @@
 //	CLOUDROLE_NATS_URL=nats://127.0.0.1:4222 go run ./examples/orders   # use an external server
 //	curl -s localhost:8080/status              # tasks, worker figures, NATS connection
 //	curl -s -d 'rush order' 'localhost:8080/orders?priority=high'   # enqueue one (the role's own route)
-//	go run ./examples/orders dead-letters      # list dead letters (while the demo runs)
-//	go run ./examples/orders requeue SEQ|ID    # put one back into the queue
+//	go run ./examples/orders dead-letters orders    # list dead letters (while the demo runs)
+//	go run ./examples/orders requeue orders SEQ|ID  # put one back into the queue
+//	go run ./examples/orders rush 'two pizzas'      # the demo's own verb: a high-priority order
+//	open http://localhost:8080/console/             # the web console
 package main

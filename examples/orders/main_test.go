@@ -79,6 +79,23 @@ func TestVerbsFindTheRunningDemo(t *testing.T) {
 		t.Fatalf("no summary with 20 dead orders\nstdout:\n%s\nstderr:\n%s", &stdout, &stderr)
 	}
 
+	// The operator verbs every role binary has.
+	if out, code := verb(t, bin, "queues", "--config", cfg); code != 0 || !regexp.MustCompile(`(?m)^orders\s+\d+ / \d+ / \d+\s+\d+\s+\S+\s+20$`).MatchString(out) {
+		t.Fatalf("queues: exit %d\n%s", code, out)
+	}
+	if out, code := verb(t, bin, "fleet", "--json", "--config", cfg); code != 0 || !strings.Contains(out, `"role": "orders"`) || !strings.Contains(out, `"state": "running"`) {
+		t.Fatalf("fleet --json: exit %d\n%s", code, out)
+	}
+	if out, code := verb(t, bin, "enqueue", "orders", "--priority", "9", "x", "--config", cfg); code != 2 || !strings.Contains(out, "unknown priority") {
+		t.Fatalf("enqueue at a level the queue has not: exit %d\n%s", code, out)
+	}
+	if out, code := verb(t, bin, "purge", "orders", "--config", cfg); code != 2 || !strings.Contains(out, "--yes") {
+		t.Fatalf("purge without --yes: exit %d\n%s", code, out)
+	}
+	// The demo's own verb.
+	if out, code := verb(t, bin, "rush", "--config", cfg, "a", "rush", "order"); code != 0 || !strings.Contains(out, "enqueued ") {
+		t.Fatalf("rush: exit %d\n%s", code, out)
+	}
 	// The role's route: an order posted to the health server is enqueued.
 	addr := regexp.MustCompile(`msg="health endpoint listening" addr=(\S+)`).FindStringSubmatch(stderr.String())
 	if addr == nil {
@@ -94,7 +111,7 @@ func TestVerbsFindTheRunningDemo(t *testing.T) {
 		t.Fatalf("POST /orders = %d %q", resp.StatusCode, id)
 	}
 
-	out, code := verb(t, bin, "dead-letters", "--config", cfg)
+	out, code := verb(t, bin, "dead-letters", "orders", "--config", cfg)
 	if code != 0 || !strings.Contains(out, "20 dead letters") {
 		t.Fatalf("dead-letters: exit %d\n%s", code, out)
 	}
@@ -102,7 +119,7 @@ func TestVerbsFindTheRunningDemo(t *testing.T) {
 	if seq == nil {
 		t.Fatalf("no dead letter sequence in:\n%s", out)
 	}
-	if out, code := verb(t, bin, "requeue", "--config", cfg, seq[1]); code != 0 || !strings.Contains(out, "re-queued "+seq[1]) {
+	if out, code := verb(t, bin, "requeue", "orders", "--config", cfg, seq[1]); code != 0 || !strings.Contains(out, "re-queued "+seq[1]) {
 		t.Fatalf("requeue %s: exit %d\n%s", seq[1], code, out)
 	}
 
@@ -123,7 +140,7 @@ func TestVerbsFindTheRunningDemo(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatalf("demo did not stop on SIGINT\nstderr:\n%s", &stderr)
 	}
-	if out, code := verb(t, bin, "dead-letters", "--config", cfg); code != 1 || !strings.Contains(out, "is the role running") {
+	if out, code := verb(t, bin, "dead-letters", "orders", "--config", cfg); code != 1 || !strings.Contains(out, "is the role running") {
 		t.Fatalf("dead-letters with the demo stopped: exit %d, want 1 asking whether the role runs\n%s", code, out)
 	}
 }

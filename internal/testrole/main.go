@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 
 	"github.com/cloudrole/cloudrole"
+	"github.com/cloudrole/cloudrole/jobs"
 	"github.com/cloudrole/cloudrole/role"
 )
 
@@ -13,6 +15,22 @@ type testRole struct{}
 
 func (testRole) OnStart(ctx context.Context, env role.Env) error {
 	env.Logger().Info("testrole: OnStart")
+	if add, _ := role.Bool(env, "GoJob"); add {
+		// A Go job beside the config's programs: it prints its arguments
+		// and the instance, then waits for its context if told to.
+		if err := jobs.Add(ctx, jobs.Job{Name: "gojob", Func: func(ctx context.Context, inv *jobs.Invocation) error {
+			inv.Printf("gojob %s on %s", strings.Join(inv.Args, " "), inv.Instance)
+			if len(inv.Args) > 0 && inv.Args[0] == "block" {
+				<-ctx.Done()
+			}
+			if len(inv.Args) > 0 && inv.Args[0] == "fail" {
+				return errors.New("asked to fail")
+			}
+			return nil
+		}}); err != nil {
+			return err
+		}
+	}
 	if p := role.StringOr(env, "Marker", ""); p != "" {
 		if err := os.WriteFile(p, []byte("started\n"), 0o644); err != nil {
 			return err

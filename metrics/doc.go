@@ -1,0 +1,15 @@
+// Package metrics exports a role host's figures to Prometheus, at
+// /metrics on the host's server (cloudrole.Main mounts it), with
+// prometheus/client_golang and Prometheus' naming conventions: a
+// cloudrole_ prefix, _total counters, _seconds in base units, and labels
+// of bounded cardinality only — queue names, levels, task and group
+// names, states and kinds of recycle, never a job ID or an error text.
+//
+// Two sources feed it. The host's status snapshot (lifecycle.Status) is
+// read at each scrape: state, readiness, recycles so far, task restarts
+// and panics, queue depth per level, the NATS connection. Events feed the
+// rest as they happen: the host's (lifecycle.Options.Events: recycles by
+// kind) and the queue workers' (queue.Provider.Observe: jobs started,
+// succeeded, failed and dead-lettered, handler durations, and how long
+// each job waited between being stored and being started).
+package metrics
