@@ -31,13 +31,18 @@ type sizes struct {
 	concurrency    int // workers in the queue scenarios, both sides
 	jobStarts      int // trigger-to-start samples of a job program
 	outputLines    int // lines of the chatty program
+	scheduled      int // scheduled jobs per lateness run
+	flood          int // key A's jobs in the fairness scenario
+	floodB         int // key B's jobs after them
 	orchestrations int // 3-activity chains per throughput run
 	chainSamples   int // chains timed one at a time per latency run
 }
 
 var (
-	quickSizes = sizes{name: "quick", reps: 3, jobs: 100_000, durableJobs: 10_000, enqueue: 5_000, backlog: 100_000, samples: 200, pickups: 30, restarts: 20_000, idleTasks: 10_000, concurrency: 64, jobStarts: 50, outputLines: 200_000, orchestrations: 1_000, chainSamples: 100}
-	smokeSizes = sizes{name: "smoke", reps: 1, jobs: 1_000, durableJobs: 500, enqueue: 200, backlog: 1_000, samples: 20, pickups: 3, restarts: 500, idleTasks: 500, concurrency: 16, jobStarts: 5, outputLines: 20_000, orchestrations: 50, chainSamples: 5}
+	quickSizes = sizes{name: "quick", reps: 3, jobs: 100_000, durableJobs: 10_000, enqueue: 5_000, backlog: 100_000, samples: 200, pickups: 30, restarts: 20_000, idleTasks: 10_000, concurrency: 64,
+		jobStarts: 50, outputLines: 200_000, scheduled: 100, flood: 100_000, floodB: 100, orchestrations: 1_000, chainSamples: 100}
+	smokeSizes = sizes{name: "smoke", reps: 1, jobs: 1_000, durableJobs: 500, enqueue: 200, backlog: 1_000, samples: 20, pickups: 3, restarts: 500, idleTasks: 500, concurrency: 16,
+		jobStarts: 5, outputLines: 20_000, scheduled: 10, flood: 1_000, floodB: 10, orchestrations: 50, chainSamples: 5}
 )
 
 // env holds what scenarios share: sizes, a temp dir and a Redis server.

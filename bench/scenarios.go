@@ -22,6 +22,9 @@ func scenarios() []scenario {
 		{"durable mode", durableMode},
 		{"console budgets", consoleBudgets},
 		{"jobs", jobsRows},
+		{"scheduled jobs", scheduledLateness},
+		{"unique jobs", uniqueness},
+		{"fairness by key", fairness},
 		{"orchestrations", orchestrations},
 	}
 }

@@ -24,7 +24,7 @@ import (
 	"github.com/cloudrole/cloudrole/role"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testutil.ServerGoroutines...) }
 
 const token = "operator-token-0123456789"
 

@@ -8,10 +8,12 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/cloudrole/cloudrole/internal/testutil"
+
 	"github.com/cloudrole/cloudrole/queue"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testutil.ServerGoroutines...) }
 
 func client(t *testing.T) *queue.Client {
 	t.Helper()

@@ -11,10 +11,11 @@ import (
 	"github.com/jonboulle/clockwork"
 	"go.uber.org/goleak"
 
+	"github.com/cloudrole/cloudrole/internal/testutil"
 	"github.com/cloudrole/cloudrole/role"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testutil.ServerGoroutines...) }
 
 // OnStart fails every time: OnStop still runs, each failure is recorded with
 // its reason, the delay before the next start doubles on the injected clock,

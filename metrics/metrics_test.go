@@ -12,12 +12,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
+	crtest "github.com/cloudrole/cloudrole/internal/testutil"
 	"github.com/cloudrole/cloudrole/lifecycle"
 	"github.com/cloudrole/cloudrole/queue"
 	"github.com/cloudrole/cloudrole/tasks"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, crtest.ServerGoroutines...) }
 
 // A host-like snapshot and real job events: every series is named by
 // Prometheus' conventions (the library's lint finds nothing), and the

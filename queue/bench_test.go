@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -130,8 +131,9 @@ func BenchmarkEnqueueSync(b *testing.B) {
 func BenchmarkEnqueueBatch(b *testing.B) {
 	_, c := testClient(b)
 	q := testQueue(b, c, "enqb", Config{})
-	b.ResetTimer()
+	cpu := startCPU(b)
 	prefill(b, q, b.N)
+	cpu.stop()
 }
 
 func BenchmarkRawPublishAsync(b *testing.B) {
@@ -207,6 +209,39 @@ func BenchmarkThroughputTracked(b *testing.B) {
 	}, WorkerOptions{Concurrency: 256})
 	<-done
 	waitEmpty(b, c.js, levelStream("benchst", int(Normal)))
+	cpu.stop()
+	stop()
+}
+
+// BenchmarkThroughputFair is BenchmarkThroughput on a queue with Fairness,
+// its jobs spread over 10 keys: each key has its consumer, and an ack of
+// the level asks every consumer whether it still needs the job.
+func BenchmarkThroughputFair(b *testing.B) {
+	_, c := testClient(b)
+	q := testQueue(b, c, "benchfair", Config{Fairness: true})
+	payload := make([]byte, benchPayload)
+	ctx := context.Background()
+	for i := 0; i < b.N; i += 1000 {
+		msgs := make([]Message, min(1000, b.N-i))
+		for j := range msgs {
+			msgs[j] = Message{Payload: payload, Options: []EnqueueOption{WithKey("k" + strconv.Itoa((i+j)%10))}}
+		}
+		if _, err := q.EnqueueBatch(ctx, msgs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var n atomic.Int64
+	done := make(chan struct{})
+	target := int64(b.N)
+	cpu := startCPU(b)
+	stop := startWorker(b, ctx, q, func(context.Context, *Job) error {
+		if n.Add(1) == target {
+			close(done)
+		}
+		return nil
+	}, WorkerOptions{Concurrency: 256})
+	<-done
+	waitEmpty(b, c.js, levelStream("benchfair", int(Normal)))
 	cpu.stop()
 	stop()
 }

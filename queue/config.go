@@ -2,6 +2,7 @@ package queue
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -42,8 +43,11 @@ type Config struct {
 	// MaxBacklog caps the jobs held at each level, including jobs being
 	// worked on. Enqueue beyond it fails with ErrBacklogFull. The cap is
 	// per level (each level is its own stream), so a flood of low-priority
-	// jobs never blocks a high-priority enqueue. 0 (the default) means
-	// unlimited.
+	// jobs never blocks a high-priority enqueue. A scheduled job (WithDelay,
+	// WithAt, Snooze, a recurring schedule) counts from its due time: it
+	// is never refused, and one that falls due while its level is full
+	// waits in the schedule stream until there is room. 0 (the default)
+	// means unlimited.
 	MaxBacklog int64
 	// MaxPayload caps one job's payload in bytes. Defaults to 1 MiB; at
 	// most 64 MiB. The whole message (payload and headers) must also fit
@@ -73,6 +77,36 @@ type Config struct {
 	// DeadLetterMaxAge drops dead letters older than this. Defaults to 0:
 	// kept until re-queued or purged.
 	DeadLetterMaxAge time.Duration
+	// Fairness serves the keys of a level in turn (jobs enqueued WithKey),
+	// so a flood of jobs from one key cannot starve the others: each key
+	// with jobs gets a consumer of its own, and workers take one request
+	// from each key in turn. It costs a consumer per key with jobs and
+	// CPU per job (about 1.7 times with ten keys busy; see the package
+	// doc); without it WithKey is refused. Defaults to off.
+	Fairness bool
+	// FleetConcurrency caps the jobs of this queue running at once across
+	// every worker of every instance (a third-party API that allows ten
+	// calls at a time); 0 (the default) means no cap beyond each worker's
+	// Concurrency. It is kept by the server, as that many tokens a worker
+	// must hold to run a job (see the package doc); at most 10,000.
+	FleetConcurrency int
+	// FleetRateLimit caps the jobs of this queue started per second across
+	// every worker of every instance: at most FleetRateBurst jobs start
+	// in any window of FleetRateBurst/FleetRateLimit seconds. 0 (the
+	// default) means no fleet-wide rate limit (WorkerOptions.RateLimit
+	// caps one worker). Kept by the server as FleetRateBurst tokens, each
+	// spent when a job starts and back one window later (see the package
+	// doc); at most 1,000,000 per second.
+	FleetRateLimit float64
+	// FleetRateBurst is how many jobs may start at once under
+	// FleetRateLimit. Defaults to the rate rounded up (a second's worth),
+	// at least 1; at most 10,000. Only with FleetRateLimit.
+	FleetRateBurst int
+	// MaxSnoozes bounds how many times one job may snooze (a handler
+	// returning Snooze): the snooze after the last allowed one
+	// dead-letters the job, so a job cannot snooze for ever unnoticed.
+	// Defaults to 100; at most 1,000,000.
+	MaxSnoozes int
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -137,6 +171,26 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxResult < 0 {
 		return c, fmt.Errorf("%w: MaxResult %d is negative", ErrBadConfig, c.MaxResult)
+	}
+	if c.FleetConcurrency < 0 || c.FleetConcurrency > 10000 {
+		return c, fmt.Errorf("%w: FleetConcurrency %d: want 0 (no cap) to 10000", ErrBadConfig, c.FleetConcurrency)
+	}
+	switch {
+	case c.FleetRateLimit < 0 || c.FleetRateLimit > 1e6 || math.IsNaN(c.FleetRateLimit):
+		return c, fmt.Errorf("%w: FleetRateLimit %v: want 0 (no limit) to 1000000 per second", ErrBadConfig, c.FleetRateLimit)
+	case c.FleetRateLimit == 0 && c.FleetRateBurst != 0:
+		return c, fmt.Errorf("%w: FleetRateBurst %d without a FleetRateLimit", ErrBadConfig, c.FleetRateBurst)
+	case c.FleetRateLimit > 0 && c.FleetRateBurst == 0:
+		c.FleetRateBurst = max(1, int(math.Ceil(c.FleetRateLimit)))
+	}
+	if c.FleetRateBurst < 0 || c.FleetRateBurst > 10000 {
+		return c, fmt.Errorf("%w: FleetRateBurst %d: want 1..10000", ErrBadConfig, c.FleetRateBurst)
+	}
+	if c.MaxSnoozes == 0 {
+		c.MaxSnoozes = 100
+	}
+	if c.MaxSnoozes < 1 || c.MaxSnoozes > 1_000_000 {
+		return c, fmt.Errorf("%w: MaxSnoozes %d: want 1..1000000", ErrBadConfig, c.MaxSnoozes)
 	}
 	if c.Replicas == 0 {
 		c.Replicas = 1

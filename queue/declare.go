@@ -149,7 +149,13 @@ func (c *Client) UpdateQueue(ctx context.Context, name string, cfg Config) (*Que
 		}
 	}
 	slices.Sort(gone)
-	if held := lay.held(name, gone); len(held) > 0 {
+	held := lay.held(name, gone)
+	sched, err := c.scheduledAt(ctx, name, gone)
+	if err != nil {
+		return nil, err
+	}
+	held = append(held, sched...)
+	if len(held) > 0 {
 		return nil, fmt.Errorf("queue %q: %w: going to %d levels would leave them where no worker reads them: %s; let workers drain %s first; nothing was changed",
 			name, ErrStrandedJobs, cfg.Levels, strings.Join(held, "; "), those(len(held)))
 	}
@@ -392,6 +398,7 @@ func (c *Client) removeLevel(ctx context.Context, name string, l int, info *jets
 	retired := info.Config
 	retired.Subjects = []string{retiredSubject(name, l)}
 	retired.RePublish = nil
+	retired.Sources = nil
 	var msgs uint64
 	err := provision(ctx, func(ctx context.Context) error {
 		s, err := c.js.UpdateStream(ctx, retired)
@@ -426,7 +433,95 @@ func (c *Client) removeLevel(ctx context.Context, name string, l int, info *jets
 	if err != nil {
 		return fmt.Errorf("queue %q: deleting stream %s of level %d: %w", name, sn, l, err)
 	}
+	err = provision(ctx, func(ctx context.Context) error {
+		err := c.js.DeleteConsumer(ctx, schedStream(name), dueConsumer(name, l))
+		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("queue %q: deleting consumer %s of level %d's scheduled jobs: %w", name, dueConsumer(name, l), l, err)
+	}
 	return nil
+}
+
+// scheduledAt describes, for each of levels that has scheduled jobs
+// waiting in the schedule stream, the level and the count: removing such
+// a level would leave them to fall due where no worker reads.
+func (c *Client) scheduledAt(ctx context.Context, name string, levels []int) ([]string, error) {
+	if len(levels) == 0 {
+		return nil, nil
+	}
+	var out []string
+	for _, l := range levels {
+		var n uint64
+		err := provision(ctx, func(ctx context.Context) error {
+			s, err := c.js.Stream(ctx, schedStream(name))
+			if errors.Is(err, jetstream.ErrStreamNotFound) {
+				return nil // made by an earlier cloudrole: nothing scheduled
+			}
+			if err != nil {
+				return err
+			}
+			info, err := s.Info(ctx, jetstream.WithSubjectFilter(atLevel(name, l)))
+			if err != nil {
+				return err
+			}
+			n = uint64(len(info.State.Subjects))
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("queue %q: counting the scheduled jobs of level %d: %w", name, l, err)
+		}
+		if n > 0 {
+			out = append(out, fmt.Sprintf("level %d has %d scheduled %s (stream %s)", l, n, jobs(n), schedStream(name)))
+		}
+	}
+	rec, err := c.recurringAt(ctx, name, levels)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, rec...), nil
+}
+
+// recurringAt names the recurring schedules that fire jobs at levels.
+func (c *Client) recurringAt(ctx context.Context, name string, levels []int) ([]string, error) {
+	var out []string
+	err := provision(ctx, func(ctx context.Context) error {
+		out = out[:0]
+		s, err := c.js.Stream(ctx, schedStream(name))
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		info, err := s.Info(ctx, jetstream.WithSubjectFilter(recurringSubjects(name)))
+		if err != nil {
+			return err
+		}
+		for subj := range info.State.Subjects {
+			raw, err := s.GetLastMsgForSubject(ctx, subj)
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			target := raw.Header.Get(jetstream.ScheduleTargetHeader)
+			for _, l := range levels {
+				if target == dueSubject(name, l) || strings.HasPrefix(target, dueSubject(name, l)+".") {
+					out = append(out, fmt.Sprintf("level %d has the recurring schedule %q (remove it, or set it at another level)", l, raw.Header.Get(hdrSchedule)))
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue %q: listing its recurring schedules: %w", name, err)
+	}
+	return out, nil
 }
 
 // build makes sure every part of the queue exists for cfg and returns the
@@ -437,6 +532,12 @@ func (c *Client) removeLevel(ctx context.Context, name string, l int, info *jets
 // updates every part, level 0 (the record) last.
 func (c *Client) build(ctx context.Context, name string, cfg Config, lay layout, change bool) (*Queue, error) {
 	q := &Queue{c: c, name: name, cfg: cfg, consumers: make([]jetstream.Consumer, cfg.Levels)}
+	// The schedule stream and the consumers its jobs fall due through come
+	// first: a level stream whose source's consumer does not exist yet
+	// waits for the server to retry the source, seconds later.
+	if err := c.buildSchedules(ctx, q, change); err != nil {
+		return nil, err
+	}
 	order := make([]int, cfg.Levels)
 	for l := range order {
 		order[l] = l
@@ -465,8 +566,28 @@ func (c *Client) build(ctx context.Context, name string, cfg Config, lay layout,
 					return nil, err
 				}
 			}
+		} else if !hasDueSource(lay.levels[l].Config, name, l) {
+			// Made by a cloudrole before scheduled jobs: add the part
+			// it lacks, changing nothing else.
+			sc := lay.levels[l].Config
+			sc.Sources = append(slices.Clone(sc.Sources), dueSource(name, l, cfg))
+			err := provision(ctx, func(ctx context.Context) error {
+				_, err := c.js.UpdateStream(ctx, sc)
+				return err
+			})
+			if err != nil {
+				return nil, fmt.Errorf("queue %q: adding the source of scheduled jobs to stream %s: %w", name, sc.Name, err)
+			}
 		}
 		ccfg := levelConsumerConfig(name, l, cfg)
+		if change && !cfg.Fairness {
+			// Fairness off: the level's consumer takes every job again,
+			// which a WorkQueue stream allows only once no key has a
+			// consumer of its own.
+			if err := c.dropKeyConsumers(ctx, name, l); err != nil {
+				return nil, err
+			}
+		}
 		err := provision(ctx, func(ctx context.Context) (err error) {
 			if change {
 				q.consumers[l], err = c.js.CreateOrUpdateConsumer(ctx, levelStream(name, l), ccfg)
@@ -490,6 +611,9 @@ func (c *Client) build(ctx context.Context, name string, cfg Config, lay layout,
 	if err != nil {
 		return nil, fmt.Errorf("queue %q: dead-letter stream: %w", name, err)
 	}
+	if err := c.buildTokens(ctx, name, cfg, change); err != nil {
+		return nil, err
+	}
 	if cfg.TrackStatus {
 		err = provision(ctx, func(ctx context.Context) (err error) {
 			if change {
@@ -502,9 +626,54 @@ func (c *Client) build(ctx context.Context, name string, cfg Config, lay layout,
 		if err != nil {
 			return nil, fmt.Errorf("queue %q: status bucket: %w", name, err)
 		}
+		err = provision(ctx, func(ctx context.Context) (err error) {
+			if change {
+				q.ctl, err = ensureKV(ctx, c.js, ctlBucketConfig(name, cfg))
+			} else {
+				q.ctl, err = createOrBindKV(ctx, c.js, ctlBucketConfig(name, cfg))
+			}
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("queue %q: control bucket: %w", name, err)
+		}
 	}
 	c.register(q)
 	return q, nil
+}
+
+// buildSchedules creates (or, with change, updates) the schedule stream
+// and one consumer per level through which its jobs fall due.
+func (c *Client) buildSchedules(ctx context.Context, q *Queue, change bool) error {
+	err := provision(ctx, func(ctx context.Context) (err error) {
+		if change {
+			q.sched, err = ensureStream(ctx, c.js, schedStreamConfig(q.name, q.cfg))
+		} else {
+			q.sched, err = createOrBindStream(ctx, c.js, schedStreamConfig(q.name, q.cfg))
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("queue %q: schedule stream: %w", q.name, err)
+	}
+	for l := range q.cfg.Levels {
+		ccfg := dueConsumerConfig(q.name, l, q.cfg)
+		err := provision(ctx, func(ctx context.Context) (err error) {
+			if change {
+				_, err = c.js.CreateOrUpdatePushConsumer(ctx, schedStream(q.name), ccfg)
+			} else {
+				_, err = c.js.CreatePushConsumer(ctx, schedStream(q.name), ccfg)
+				if errors.Is(err, jetstream.ErrConsumerExists) {
+					err = nil // bound as it is
+				}
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("queue %q: consumer of level %d's scheduled jobs: %w", q.name, l, err)
+		}
+	}
+	return nil
 }
 
 // racedRecord compares the record on level-0 stream s with cfg.
@@ -533,6 +702,7 @@ func (c *Client) register(q *Queue) {
 		q.stats.processed.Store(old.stats.processed.Load())
 		q.stats.failed.Store(old.stats.failed.Load())
 		q.stats.dead.Store(old.stats.dead.Load())
+		q.stats.cancelled.Store(old.stats.cancelled.Load())
 	}
 	c.queues[q.name] = q
 }
@@ -556,6 +726,8 @@ func levelStreamConfig(name string, l int, cfg Config) jetstream.StreamConfig {
 		Discard:     jetstream.DiscardNew,
 		MaxMsgSize:  int32(cfg.MaxPayload + 64<<10), // room for headers
 		Duplicates:  cfg.DuplicateWindow,
+		// Scheduled jobs of the level, as they fall due.
+		Sources: []*jetstream.StreamSource{dueSource(name, l, cfg)},
 		// Idle workers wait on this headers-only copy of every stored
 		// job instead of polling each level.
 		RePublish: &jetstream.RePublish{
@@ -564,6 +736,12 @@ func levelStreamConfig(name string, l int, cfg Config) jetstream.StreamConfig {
 			HeadersOnly: true,
 		},
 	}
+	if cfg.Fairness {
+		// The jobs of each key on a subject of their own; the bell
+		// names the subject (Nats-Subject), so the key.
+		sc.Subjects = append(sc.Subjects, keySubjects(name, l))
+		sc.RePublish.Source, sc.RePublish.Destination = ">", bellLevelSubject(name, l)+".>"
+	}
 	if l == 0 {
 		sc.Metadata = map[string]string{configKey: encodeConfig(cfg)}
 	}
@@ -571,7 +749,7 @@ func levelStreamConfig(name string, l int, cfg Config) jetstream.StreamConfig {
 }
 
 func levelConsumerConfig(name string, l int, cfg Config) jetstream.ConsumerConfig {
-	return jetstream.ConsumerConfig{
+	c := jetstream.ConsumerConfig{
 		Durable:     consumerName(name, l),
 		Description: fmt.Sprintf("cloudrole queue %s level %d", name, l),
 		AckPolicy:   jetstream.AckExplicitPolicy,
@@ -583,6 +761,10 @@ func levelConsumerConfig(name string, l int, cfg Config) jetstream.ConsumerConfi
 		MaxAckPending: -1,
 		Replicas:      cfg.Replicas,
 	}
+	if cfg.Fairness {
+		c.FilterSubject = levelSubject(name, l) // the jobs without a key; each key has its own
+	}
+	return c
 }
 
 func dlqStreamConfig(name string, cfg Config) jetstream.StreamConfig {

@@ -228,7 +228,9 @@ func TestRedeclareSendsNoUpdate(t *testing.T) {
 		case strings.HasPrefix(m.Subject, "$JS.API.STREAM.UPDATE."):
 			t.Errorf("redeclaring an identical queue sent a stream update: %s %s", m.Subject, m.Data)
 		case strings.HasPrefix(m.Subject, "$JS.API.CONSUMER.CREATE."):
-			creates++
+			if strings.HasPrefix(m.Subject, "$JS.API.CONSUMER.CREATE."+levelStream("thumbs", 0)[:len(levelStream("thumbs", 0))-1]) {
+				creates++ // a level's consumer; the others are the schedule stream's
+			}
 			var req struct {
 				Action string `json:"action"`
 			}
@@ -474,11 +476,16 @@ func TestConfigRecord(t *testing.T) {
 			} else {
 				v.SetInt(v.Int() + 1)
 			}
+		case reflect.Float64:
+			v.SetFloat(v.Float() + 1)
 		default:
 			t.Fatalf("field %s of kind %v: teach this test to change it", f.Name, v.Kind())
 		}
 		if f.Name == "RetryBase" {
 			cfg.RetryMax += time.Hour
+		}
+		if f.Name == "FleetRateBurst" {
+			cfg.FleetRateLimit = 1 // a burst needs a rate
 		}
 		cfg, err := resolve(cfg)
 		if err != nil {
@@ -506,7 +513,28 @@ func TestConfigRecord(t *testing.T) {
 			t.Errorf("record %s accepted", bad)
 		}
 	}
-	if _, err := decodeConfig(`{"v":2}`); !errors.As(err, new(*errNewerRecord)) || !strings.Contains(err.Error(), "newer cloudrole") {
+	if _, err := decodeConfig(`{"v":3}`); !errors.As(err, new(*errNewerRecord)) || !strings.Contains(err.Error(), "newer cloudrole") {
 		t.Errorf("a newer record: %v", err)
+	}
+	// A queue with the version-2 settings at their defaults is recorded
+	// as version 1, which the cloudrole before them reads; a version-2
+	// record must hold them all, a version-1 record none.
+	v1 := encodeConfig(base)
+	if !strings.HasPrefix(v1, `{"v":1,`) || strings.Contains(v1, "max_snoozes") {
+		t.Errorf("defaults recorded as %s, want version 1", v1)
+	}
+	snoozy := base
+	snoozy.MaxSnoozes = 7
+	v2 := encodeConfig(snoozy)
+	if !strings.HasPrefix(v2, `{"v":2,`) {
+		t.Errorf("a non-default MaxSnoozes recorded as %s, want version 2", v2)
+	}
+	for _, bad := range []string{
+		strings.Replace(v2, `"v":2`, `"v":1`, 1),
+		strings.Replace(v1, `"v":1`, `"v":2`, 1),
+	} {
+		if _, err := decodeConfig(bad); err == nil {
+			t.Errorf("record %s accepted", bad)
+		}
 	}
 }

@@ -57,7 +57,13 @@ func (w *worker) mark(l int, now int64) {
 func (w *worker) markAll() {
 	now := time.Now().UnixNano()
 	for l := range w.levels {
+		if w.fair != nil {
+			w.fair[l].markAll()
+		}
 		w.mark(l, now)
+	}
+	if w.fair != nil {
+		w.retryKeyConsumers()
 	}
 }
 
@@ -85,11 +91,30 @@ func (w *worker) topMaybe() int {
 
 func (w *worker) anyMaybe() bool { return w.topMaybe() >= 0 }
 
-// pick chooses the level to fetch from and how many jobs to fetch, or -1.
-// Strict: the highest level that may hold jobs. With Aging: a lower level
-// whose jobs have waited unserved for Aging or longer goes first (the one
-// waiting longest), for one job.
-func (w *worker) pick(free int) (int, int) {
+// pick chooses the level to fetch from, how many jobs to fetch, and at a
+// fair level the key (sub-queue) whose turn it is, or -1. At a fair level
+// the free slots are split among the keys that may hold jobs, one request
+// each in turn.
+func (w *worker) pick(free int) (int, int, *subQueue) {
+	for {
+		l, n := w.pickLevel(free)
+		if l < 0 || w.fair == nil {
+			return l, n, nil
+		}
+		if s, k := w.fair[l].turn(); s != nil {
+			return l, max(1, n/k), s
+		}
+		// Marked, but no key there is ready (its consumer is being
+		// made): nothing to ask for at this level now.
+		w.clear(l, w.gen[l].Load())
+	}
+}
+
+// pickLevel chooses the level to fetch from and how many jobs to fetch, or
+// -1. Strict: the highest level that may hold jobs. With Aging: a lower
+// level whose jobs have waited unserved for Aging or longer goes first
+// (the one waiting longest), for one job.
+func (w *worker) pickLevel(free int) (int, int) {
 	first := w.topMaybe()
 	if first < 0 {
 		return -1, 0
@@ -144,6 +169,10 @@ func (w *worker) dispatch(ctx context.Context) error {
 	defer alarm.Stop()
 	var armed time.Time
 	reconnected := w.q.c.reconn.signal()
+	var tokens <-chan *nats.Msg // nil without fleet tokens: never ready
+	if w.tok != nil {
+		tokens = w.tok.msgs
+	}
 	for {
 		if ctx.Err() != nil {
 			return w.finish()
@@ -169,6 +198,8 @@ func (w *worker) dispatch(ctx context.Context) error {
 		select {
 		case m := <-w.pull.msgs:
 			w.arriveAll(m)
+		case m := <-tokens:
+			w.tok.arrive(m)
 		case <-w.slotFree:
 		case <-w.wake:
 		case <-poll.C:
@@ -198,12 +229,15 @@ func (w *worker) closedErr() error {
 // slotTarget is the held count (see worker.held) at or below which a
 // finishing handler or a confirmed ack must wake the dispatcher: the count at which issue would send another
 // request. It is -1 when freed slots alone would not let issue act (no
-// lane, no level with jobs, a pause or a rate wait: other wake-ups cover
-// those).
+// lane, no level with jobs, a pause, a rate wait or too few fleet
+// tokens: other wake-ups cover those).
 func (w *worker) slotTarget() int64 {
 	d := &w.d
 	if d.stopping || !d.pauseUntil.IsZero() || d.prepaid || w.pull.idle() == nil || !w.anyMaybe() {
 		return -1
+	}
+	if w.tok != nil && w.tok.avail(d.credit) < w.need() {
+		return -1 // waiting for tokens: their arrival wakes the dispatcher
 	}
 	return int64(w.o.Concurrency - d.credit - w.need())
 }
@@ -238,6 +272,9 @@ func (w *worker) issue() error {
 	}
 	for {
 		free := w.o.Concurrency - int(w.held()) - d.credit
+		if w.tok != nil {
+			free = w.tokenBound(free)
+		}
 		if free <= 0 || free < w.need() {
 			return nil
 		}
@@ -257,7 +294,10 @@ func (w *worker) issue() error {
 			}
 			d.prepaid = false
 		}
-		l, n := w.pick(free)
+		l, n, sub := w.pick(free)
+		if l < 0 {
+			return nil
+		}
 		if d.lim != nil {
 			n = 1
 		}
@@ -269,7 +309,12 @@ func (w *worker) issue() error {
 			wait = bellGrace
 		}
 		gen := w.gen[l].Load()
-		if err := w.pull.send(ln, levelStream(w.q.name, l), consumerName(w.q.name, l), n, wait); err != nil {
+		consumer := consumerName(w.q.name, l)
+		var subGen uint64
+		if sub != nil {
+			consumer, subGen = sub.consumer, sub.gen.Load()
+		}
+		if err := w.pull.send(ln, levelStream(w.q.name, l), consumer, n, wait); err != nil {
 			if w.q.c.nc.IsClosed() {
 				return w.closedErr()
 			}
@@ -278,7 +323,7 @@ func (w *worker) issue() error {
 			return nil
 		}
 		w.fresh[l] = false
-		ln.req = &pullReq{level: l, batch: n, gen: gen, deadline: now.Add(wait + pullTimeout)}
+		ln.req = &pullReq{level: l, batch: n, gen: gen, deadline: now.Add(wait + pullTimeout), sub: sub, subGen: subGen}
 		d.credit += n
 		d.open++
 	}
@@ -308,10 +353,20 @@ func (w *worker) arrive(a arrival) {
 			// 404: nothing left; 408: the wait expired, or the jobs left
 			// are all promised to requests already open.
 			w.end(a.lane)
-			w.clear(r.level, r.gen)
+			if r.sub != nil {
+				w.clearSub(r.level, r.sub, r.subGen, r.gen)
+			} else {
+				w.clear(r.level, r.gen)
+			}
 			w.d.refused.end(r.level, w.log, "queue: pull requests answered again", "level")
 		default:
 			w.end(a.lane)
+			if r.sub != nil && r.sub.key != "" {
+				// Most likely its consumer is gone (removed as idle):
+				// make it again.
+				r.sub.ready.Store(false)
+				w.ensureKeyConsumer(r.level, r.sub)
+			}
 			w.d.refused.occur(r.level, w.log, time.Now(), "queue: pull request refused", "level", r.level, "status", code, "description", m.Header.Get("Description"))
 			w.mark(r.level, time.Now().UnixNano())
 			w.d.pauseUntil = time.Now().Add(w.o.PollInterval)
@@ -321,8 +376,9 @@ func (w *worker) arrive(a arrival) {
 	if r == nil {
 		// A late job for a request given up. Run it if a slot is free
 		// and not promised, else hand it back at once.
-		l, ok := levelOf(m.Subject, w.levels)
-		if !ok || w.d.stopping || int(w.held())+w.d.credit >= w.o.Concurrency {
+		l, ok := levelOf(withoutKey(m.Subject), w.levels)
+		if !ok || w.d.stopping || int(w.held())+w.d.credit >= w.o.Concurrency ||
+			(w.tok != nil && w.tok.avail(w.d.credit) <= 0) {
 			_ = m.Nak()
 			return
 		}
@@ -340,6 +396,9 @@ func (w *worker) arrive(a arrival) {
 		// Filled: there may be more.
 		a.lane.req = nil
 		w.d.open--
+		if r.sub != nil {
+			w.markSub(r.level, r.sub, time.Now().UnixNano())
+		}
 		w.mark(r.level, time.Now().UnixNano())
 	}
 }
@@ -349,7 +408,16 @@ func (w *worker) begin(m *nats.Msg, l int) {
 	if ok {
 		storeMax(&w.lastSeq[l], d.seq)
 	}
-	w.start(m, l, d)
+	var tok *nats.Msg
+	if w.tok != nil {
+		// Asked for with tokens in hand (see tokenBound).
+		var ok bool
+		if tok, ok = w.tok.take(); !ok {
+			_ = m.Nak()
+			return
+		}
+	}
+	w.start(m, l, d, tok)
 }
 
 // end closes ln's request, returning the jobs it did not bring.
@@ -358,6 +426,24 @@ func (w *worker) end(ln *lane) {
 	ln.req = nil
 	w.d.credit -= r.batch - r.got
 	w.d.open--
+	if w.tok != nil && w.d.credit == 0 && !w.anyMaybe() {
+		w.tok.releaseSpare() // nothing to run: let other workers have them
+	}
+}
+
+// tokenBound caps free, the jobs the dispatcher may ask for, by the fleet
+// tokens it holds and has not promised to a request, and asks for more
+// tokens when it holds fewer than free while some level may hold jobs.
+func (w *worker) tokenBound(free int) int {
+	for _, t := range w.tok.pools {
+		avail := len(t.spare) - w.d.credit
+		if want := free - avail; want > 0 && !t.open && !w.d.stopping && w.anyMaybe() {
+			if err := t.ask(min(want, maxBatch)); err != nil && !w.q.c.nc.IsClosed() {
+				w.log.Warn("queue: token request failed", "err", err)
+			}
+		}
+	}
+	return min(free, w.tok.avail(w.d.credit))
 }
 
 // nextAlarm is the earliest time the dispatcher must look again without
@@ -376,6 +462,13 @@ func (w *worker) nextAlarm() time.Time {
 	earlier(w.d.pauseUntil)
 	if w.d.prepaid {
 		earlier(w.d.rateAt)
+	}
+	if w.tok != nil {
+		for _, t := range w.tok.pools {
+			if t.open {
+				earlier(t.deadline)
+			}
+		}
 	}
 	for _, ln := range w.pull.lanes {
 		if ln.req != nil {
@@ -398,6 +491,13 @@ func (w *worker) onAlarm(now time.Time) error {
 	if !w.d.pauseUntil.IsZero() && !now.Before(w.d.pauseUntil) {
 		w.d.pauseUntil = time.Time{}
 	}
+	if w.tok != nil {
+		for _, t := range w.tok.pools {
+			if t.open && !now.Before(t.deadline) {
+				t.open, t.asked = false, 0 // lost (a reconnect): ask again
+			}
+		}
+	}
 	return w.expire(now)
 }
 
@@ -412,6 +512,11 @@ func (w *worker) resend() error {
 	}
 	if n > 0 {
 		w.log.Info("queue: connection back; re-sending the pull requests it lost", "requests", n)
+	}
+	if w.tok != nil {
+		for _, t := range w.tok.pools {
+			t.open, t.asked = false, 0
+		}
 	}
 	return w.giveUp(func(*pullReq) bool { return true }, false)
 }
@@ -431,6 +536,9 @@ func (w *worker) giveUp(lost func(*pullReq) bool, warn bool) error {
 			continue
 		}
 		w.end(ln)
+		if r.sub != nil {
+			w.markSub(r.level, r.sub, now.UnixNano())
+		}
 		w.mark(r.level, now.UnixNano())
 		if err := w.pull.retire(ln); err != nil {
 			if w.q.c.nc.IsClosed() {
@@ -456,6 +564,9 @@ func (w *worker) giveUp(lost func(*pullReq) bool, warn bool) error {
 // drain, so none waits out a lease.
 func (w *worker) finish() error {
 	w.d.stopping = true
+	if w.tok != nil {
+		defer w.tok.releaseSpare()
+	}
 	if w.q.c.nc.IsClosed() {
 		return nil
 	}
@@ -468,6 +579,9 @@ func (w *worker) finish() error {
 		case <-limit.C:
 			return nil
 		}
+	}
+	for w.tok != nil && len(w.tok.msgs) > 0 {
+		w.tok.arrive(<-w.tok.msgs) // released by the deferred releaseSpare
 	}
 	return nil
 }

@@ -143,6 +143,12 @@
 // the producers that will use it; before removing one, stop enqueuing to it
 // and let the workers drain it.
 //
+// Queue and OpenQueue also add the parts a queue made by an earlier
+// cloudrole lacks — the schedule stream, its consumers, the levels'
+// sources of scheduled jobs and, with TrackStatus, the control bucket —
+// changing none of its settings; they are parts, not settings, and a
+// queue without them cannot take scheduled jobs.
+//
 // A queue created by an earlier cloudrole has no record. Queue adopts it,
 // recording the declared configuration, when the settings its streams show
 // agree with the declaration: the level count (one more than its highest
@@ -182,6 +188,38 @@
 // fetching, lets in-flight handlers finish within DrainTimeout, and hands
 // back the rest at once.
 //
+// # Attempts that do not count
+//
+// Two ways for a job to run again do not use up an attempt, since the job
+// did not fail. A stop: a job handed back because its worker is stopping
+// (a drain, a deploy, a recycle) starts again as the same attempt, so ten
+// deploys in a row in the middle of a long job do not dead-letter it. A
+// snooze: a handler that returns Snooze(d) has its job run again after d,
+// as the same attempt, waiting in the schedule stream meanwhile (state
+// scheduled); a job may snooze at most Config.MaxSnoozes times (100 by
+// default), and the snooze after that dead-letters it with an error that
+// says so, so a job cannot snooze for ever unnoticed. Neither is a
+// negative acknowledgement, which the server would count as a delivery:
+// the worker stores a copy of the job whose Cloudrole-Attempts-Used header
+// carries the attempts used before, then terminates the delivery it held
+// (the copy goes to the end of its level). A failure between the two
+// stores the job twice, never zero times; a copy that cannot be stored
+// (the connection is gone) falls back to a nak, which counts. A crash is
+// not a stop: the job of a worker that died comes back after AckWait and
+// that attempt counts, so a job that kills its worker is dead-lettered
+// after MaxDeliver crashes.
+//
+// # Progress
+//
+// A running handler reports how far it has got with Job.SetProgress (a
+// number in its own unit and a short message). The worker's status section
+// lists its running jobs with their progress, and with TrackStatus the
+// job's status record shows it too (JobStatus.Progress, kept in the final
+// record). Writes to the record are throttled to one per
+// WorkerOptions.ProgressInterval per job (1s by default), the latest value
+// winning, so a chatty handler cannot flood NATS; SetProgress never blocks
+// on the network.
+//
 // # Load leveling
 //
 // Enqueue waits for the server's acknowledgement, never for a worker;
@@ -200,6 +238,157 @@
 // MaxBacklog makes Enqueue fail fast with ErrBacklogFull instead of growing
 // a level's stream without bound; the cap is per level, so a flood of
 // low-priority jobs never blocks a high-priority enqueue.
+//
+// # Scheduled jobs
+//
+// WithDelay and WithAt enqueue a job to run later. The NATS server keeps
+// it, not cloudrole: the job is a message in the queue's schedule stream
+// (CRQ_<name>_sched) with a message schedule ("Nats-Schedule: @at <due>"),
+// and at the due time the server itself stores a copy on the level's due
+// subject, which the level's stream sources (through a flow-controlled
+// durable consumer) onto the level. So a job scheduled for tomorrow
+// survives restarts of every process and of the server, and falls due
+// without any cloudrole process running; one due while the server was
+// down is enqueued when it is back. JobStatus shows it as scheduled with
+// its due time (found in the schedule stream when the queue has no status
+// record of it, so also without TrackStatus), Job.Due carries the due time
+// to the handler, and Cancel removes it.
+//
+// MaxBacklog counts a scheduled job from its due time. The schedule
+// stream cannot be capped: the server refuses message schedules on a
+// stream that discards new messages, and one that discards old ones would
+// drop the oldest schedules. A job that falls due while its level is full
+// waits in the schedule stream and the server moves it once there is room
+// (it retries every two seconds or so), so the cap holds exactly and
+// nothing is dropped; the job is late by as long as the level is full.
+//
+// Lateness: the server's scheduler arms its timer at least 250 ms ahead,
+// and once it has fired anything it keeps to that tick (nats-server 2.15),
+// so a scheduled job is 0 to 250 ms late, about 130 ms at the median,
+// whether the worker is idle or busy (BENCHMARKS.md has the measured
+// p50/p99; asynq's default forwarder is seconds late). A recurring
+// schedule on whole seconds falls on the tick and fires within a few ms. A due time must be in the future and a delay
+// positive (ErrBadSchedule otherwise: a past time is more likely a clock
+// or time zone mistake than a wish). With WithID, scheduling a job whose
+// ID is still scheduled at the same level replaces that schedule once the
+// DuplicateWindow has passed (the server keeps one schedule per subject).
+//
+// # Recurring schedules
+//
+// Queue.SetSchedule declares a recurring schedule on a queue: a name, a
+// 6-field NCRONTAB pattern with seconds ("0 */5 * * * *") and a time zone,
+// or an interval (Every), the payload and the options of the jobs it
+// fires (priority, key, headers, reply). The server keeps it as a message
+// with a repeating message schedule in the schedule stream and fires it
+// itself: at each fire time it stores one copy, which enters the level
+// like a scheduled job. So each fire enqueues exactly one job across the
+// fleet, with no leader election and no cloudrole process needed at fire
+// time; the job's ID is <name>.<fire time> (Job.Due is the fire time).
+// Declaring the same schedule again (every instance at its start) writes
+// nothing, since the stored definition is compared first, and racing
+// declarations store one; a changed definition replaces the old one.
+// Schedules lists them with their next fire time, RemoveSchedule removes
+// one. A 5-field pattern, a bad field, an unknown time zone, an interval
+// under a second: each is refused with an error wrapping ErrBadSchedule
+// that says what is wrong.
+//
+// A missed fire is not replayed. On a cluster the schedule stream's new
+// leader carries on after its old leader is lost (in the 3-server test
+// every fire time through a leader loss was enqueued once and none twice);
+// while the stream has no leader at all (the cluster lost its quorum)
+// nothing fires, and once a leader is back the schedule fires once and
+// then on its fire times again: the fire times of the outage are skipped,
+// not enqueued late one by one. (tasks.Cron with a misfire policy and a
+// singleton is the choice when missed runs must be caught up, or when the
+// work is code in the role rather than a job; the README compares them.)
+//
+// # Cancelling a job
+//
+// Queue.Cancel cancels a job wherever it is. A scheduled job not yet due
+// is removed from the schedule stream (no status tracking needed). For
+// the others, with TrackStatus, a cancel request is stored in the queue's
+// control bucket (CRQ_<name>_ctl) and every worker of the queue watches
+// that bucket: a worker that receives a job with a request terminates it
+// unrun; one running it cancels the handler's context with the cause
+// ErrCancelled and, whatever the handler returns, terminates the job (not
+// retried, not dead-lettered). Either way its state becomes cancelled, the
+// worker removes the request, and a JobCancelled event is emitted. Cancel
+// of an unknown job wraps ErrNotFound, of a cancelled one
+// ErrAlreadyCancelled, of a succeeded or dead one ErrFinished. A job that
+// finishes at the very moment it is cancelled may end succeeded; its
+// status says which. Cancel returns once the request is stored: the worker
+// acts within moments, and a job it had received but not started when
+// the request reached it starts and is cancelled at once. A worker of a
+// queue with TrackStatus gives each handler a context of its own for this
+// (without TrackStatus handlers share one, and Cancel cannot reach them).
+//
+// # Fleet-wide limits
+//
+// Config.FleetConcurrency caps the jobs of a queue running at once across
+// every worker of every instance, and Config.FleetRateLimit the jobs
+// started per second; WorkerOptions.Concurrency and RateLimit cap one
+// worker. Both are kept by the server, as tokens: a stream of N token
+// messages (CRQ_<name>_tokens, CRQ_<name>_rate) and a pull consumer of
+// it. A worker asks the token consumer for as many tokens as it has free
+// slots, asks the levels for at most as many jobs as it holds tokens (so
+// it never holds a job it may not run, and a high-priority job is not
+// stuck behind held ones), and gives a concurrency token back (a nak) as
+// the handler returns; the server hands each token to one request at a
+// time and serves waiting requests in turn. A rate token is spent when a
+// job starts: given back at once with a delay of FleetRateBurst /
+// FleetRateLimit, so at most FleetRateBurst jobs start in any such window
+// and the long-run rate is at most FleetRateLimit. Tokens live under
+// AckWait like jobs (the worker heartbeats those of running jobs), so a
+// dead worker's tokens come back with its jobs; a stopping worker gives
+// its spare ones back. Cost, only with a limit: a token request (one round
+// trip, waited for on the server while no token is free) before the job
+// requests, and a nak per job per limit; an idle worker takes and returns
+// tokens on each poll. Changing N with UpdateQueue adds or removes tokens;
+// a removed token held by a running job is simply not given out again.
+//
+// # Fairness by key
+//
+// With Config.Fairness, jobs may carry a key (WithKey: a tenant, a
+// customer), and within a level the workers take turns among the keys
+// that have jobs waiting (the jobs without a key take a turn too), so a
+// flood of jobs from one key waits behind its own jobs only. Levels still
+// come first: fairness orders the jobs of one level. A keyed job is stored
+// on a subject of its key, cloudrole.queue.<name>.<level>.k.<key>, and
+// each key with jobs has a durable consumer of its own on the level's
+// stream (named from a hash of the key), made by the first worker that
+// sees the key (from the job's bell, or from the stream's subjects when it
+// starts) and removed by the server after an hour without requests: a
+// JetStream consumer delivers in stream order, and no request can ask for
+// another key's next job, so a consumer per key is what gives each key its
+// own place in line. A worker splits its free slots among the keys that
+// may hold jobs, one request each, in turn; so with k keys busy, a key's
+// n jobs all start within about k*n starts plus what the worker's open
+// requests hold (BENCHMARKS.md has the flood measured). Costs, only for
+// queues with Fairness: a consumer per key with jobs; an ack of a fair
+// level asks every consumer of the level whether it still needs the job
+// (the stream has two subjects), and requests split among the keys are
+// smaller: with ten keys busy a job costs about 1.7 times the CPU
+// (BenchmarkThroughputFair). Fairness suits keys counted in tens to
+// thousands per level, not one per job.
+// UpdateQueue turns Fairness on or off; turning it off deletes the keys'
+// consumers and the level's consumer takes their jobs.
+//
+// # Unique jobs
+//
+// WithUnique makes an enqueue unique beyond WithID's dedupe, which lasts
+// the DuplicateWindow and is per level: the key is the job's ID (ByID), a
+// key of the caller's, or one derived from the payload (its SHA-256), and
+// it holds across every level, either for a period (Unique.For) or while
+// the job is scheduled, queued or running (the worker that finishes it,
+// succeeded, dead-lettered or cancelled, releases it; Cancel of a
+// scheduled job releases it too). A duplicate is not enqueued: Enqueue
+// returns the ID of the job holding the key with an error wrapping
+// ErrDuplicate. Keys live in a KV bucket (CRQ_<name>_unique, made on the
+// first unique enqueue) with per-key TTLs, created with a compare-and-set
+// that exactly one racing enqueue wins; a key held while active still
+// expires StatusTTL after the job's due time, so a job purged by hand
+// cannot hold it for ever. Each unique enqueue costs one KV write more
+// (a round trip; BENCHMARKS.md).
 //
 // # Headers
 //

@@ -23,6 +23,16 @@ type enqueueOpts struct {
 	dedupe  bool
 	reply   string
 	hdr     nats.Header
+	due     time.Time // zero: at once
+	unique  *Unique
+	key     string // fairness key
+}
+
+// uniqueClaim is the unique key an enqueue must create before it
+// publishes, and for how long.
+type uniqueClaim struct {
+	key string
+	ttl time.Duration
 }
 
 // WithPriority sets the job's level (0 is the highest).
@@ -81,24 +91,36 @@ type Message struct {
 	Options []EnqueueOption
 }
 
-func (q *Queue) build(ctx context.Context, payload []byte, opts []EnqueueOption) (*nats.Msg, string, error) {
+func (q *Queue) build(ctx context.Context, payload []byte, opts []EnqueueOption) (*nats.Msg, string, *uniqueClaim, error) {
 	var o enqueueOpts
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
-			return nil, "", fmt.Errorf("queue %q: %w", q.name, err)
+			return nil, "", nil, fmt.Errorf("queue %q: %w", q.name, err)
 		}
 	}
 	if !o.hasPrio {
 		o.prio = q.cfg.DefaultPriority
 	}
 	if o.prio < 0 || int(o.prio) >= q.cfg.Levels {
-		return nil, "", fmt.Errorf("queue %q: %w %d: levels are 0 (highest) to %d", q.name, ErrBadPriority, o.prio, q.cfg.Levels-1)
+		return nil, "", nil, fmt.Errorf("queue %q: %w %d: levels are 0 (highest) to %d", q.name, ErrBadPriority, o.prio, q.cfg.Levels-1)
 	}
 	if len(payload) > q.cfg.MaxPayload {
-		return nil, "", fmt.Errorf("queue %q: %w: payload of %d bytes, the queue's MaxPayload is %d; nothing was enqueued", q.name, ErrPayloadTooLarge, len(payload), q.cfg.MaxPayload)
+		return nil, "", nil, fmt.Errorf("queue %q: %w: payload of %d bytes, the queue's MaxPayload is %d; nothing was enqueued", q.name, ErrPayloadTooLarge, len(payload), q.cfg.MaxPayload)
 	}
+	if o.key != "" && !q.cfg.Fairness {
+		return nil, "", nil, fmt.Errorf("queue %q: %w: WithKey(%q) needs a queue with Fairness", q.name, ErrBadConfig, o.key)
+	}
+	hasID := o.id != ""
 	if o.id == "" {
 		o.id = nuid.Next()
+	}
+	var uq *uniqueClaim
+	if o.unique != nil {
+		key, err := uniqueKey(o.unique, o.id, hasID, payload)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("queue %q: %w", q.name, err)
+		}
+		uq = &uniqueClaim{key: key, ttl: q.uniqueTTL(o.unique, o.due)}
 	}
 	h := o.hdr
 	if h == nil {
@@ -111,12 +133,21 @@ func (q *Queue) build(ctx context.Context, payload []byte, opts []EnqueueOption)
 	if o.reply != "" {
 		h[hdrReply] = []string{o.reply}
 	}
+	if uq != nil && o.unique.For == 0 {
+		h[hdrUnique] = []string{uq.key} // the worker that finishes the job releases it
+	}
 	injectTrace(ctx, h)
 	m := &nats.Msg{Subject: levelSubject(q.name, int(o.prio)), Header: h, Data: payload}
-	if err := q.checkSize(m); err != nil {
-		return nil, "", err
+	if o.key != "" {
+		m.Subject = keySubject(q.name, int(o.prio), o.key)
 	}
-	return m, o.id, nil
+	if !o.due.IsZero() {
+		scheduleAt(m, q.name, int(o.prio), o.key, o.id, o.due)
+	}
+	if err := q.checkSize(m); err != nil {
+		return nil, "", nil, err
+	}
+	return m, o.id, uq, nil
 }
 
 // deadLetterRoom is what a job's message must leave free under the
@@ -153,16 +184,40 @@ func (q *Queue) checkSize(m *nats.Msg) error {
 // what happened and wraps ErrNoLeader (nothing stored), ErrNotConfirmed
 // (the job may be stored) or ErrDuplicateInProgress (an earlier attempt
 // with the same ID is still being stored).
+//
+// With WithUnique, a duplicate returns the ID of the job it duplicates
+// together with an error wrapping ErrDuplicate (a *DuplicateError);
+// nothing is enqueued. An enqueue that failed releases its unique key
+// again, except when the job may have been stored (ErrNotConfirmed).
 func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOption) (string, error) {
-	m, id, err := q.build(ctx, payload, opts)
+	m, id, uq, err := q.build(ctx, payload, opts)
 	if err != nil {
 		return "", err
 	}
-	q.writeQueued(id)
+	var rev uint64
+	if uq != nil {
+		if rev, err = q.claimUnique(ctx, uq.key, id, uq.ttl); err != nil {
+			return duplicateOf(err), err
+		}
+	}
+	q.writeEnqueued(m, id)
 	if _, err := q.c.js.PublishMsg(ctx, m); err != nil {
-		return "", q.pubErr(err)
+		err = q.pubErr(err)
+		if uq != nil && !errors.Is(err, ErrNotConfirmed) {
+			q.releaseUnique(ctx, uq.key, id, rev) // nothing was stored
+		}
+		return "", err
 	}
 	return id, nil
+}
+
+// duplicateOf is the ID of the job a *DuplicateError names, or "".
+func duplicateOf(err error) string {
+	var d *DuplicateError
+	if errors.As(err, &d) {
+		return d.ID
+	}
+	return ""
 }
 
 func (q *Queue) pubErr(err error) error {
@@ -213,20 +268,33 @@ func (e *BatchError) Unwrap() []error {
 // acknowledgement in turn, then waits for all of them (or ctx). It returns
 // the job IDs, one per message, and nil or a *BatchError whose Errs say
 // which messages were not stored. A message that fails validation is not
-// published; the others still are.
+// published; the others still are. Unique keys (WithUnique) are claimed
+// one by one before the publishes; a duplicate's ID is that of the job it
+// duplicates.
 func (q *Queue) EnqueueBatch(ctx context.Context, msgs []Message) ([]string, error) {
 	ids := make([]string, len(msgs))
 	errs := make([]error, len(msgs))
 	futs := make([]jetstream.PubAckFuture, len(msgs))
+	var claims []*uniqueClaim // made by the first unique message
 	failed := false
 	for i, mm := range msgs {
-		m, id, err := q.build(ctx, mm.Payload, mm.Options)
+		m, id, uq, err := q.build(ctx, mm.Payload, mm.Options)
 		if err != nil {
 			errs[i], failed = err, true
 			continue
 		}
+		if uq != nil {
+			if _, err := q.claimUnique(ctx, uq.key, id, uq.ttl); err != nil {
+				ids[i], errs[i], failed = duplicateOf(err), err, true
+				continue
+			}
+			if claims == nil {
+				claims = make([]*uniqueClaim, len(msgs))
+			}
+			claims[i] = uq
+		}
 		ids[i] = id
-		q.writeQueued(id)
+		q.writeEnqueued(m, id)
 		futs[i], err = q.c.js.PublishMsgAsync(m)
 		if err != nil {
 			errs[i], failed = q.pubErr(err), true
@@ -254,6 +322,11 @@ func (q *Queue) EnqueueBatch(ctx context.Context, msgs []Message) ([]string, err
 		}
 	}
 	if failed {
+		for i, uq := range claims {
+			if uq != nil && errs[i] != nil {
+				q.releaseUnique(ctx, uq.key, ids[i], 0)
+			}
+		}
 		return ids, &BatchError{Errs: errs}
 	}
 	return ids, nil

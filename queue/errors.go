@@ -57,6 +57,17 @@ var (
 	// not have (or would not have after UpdateQueue), where no worker reads
 	// them; nothing was changed.
 	ErrStrandedJobs = errors.New("queue: jobs at a level the queue does not have")
+	// ErrBadSchedule is wrapped when a job's due time (WithDelay,
+	// WithAt) or a recurring schedule is not usable; nothing was stored.
+	ErrBadSchedule = errors.New("queue: bad schedule")
+	// ErrCancelled is the cancellation cause of a handler's context when
+	// its job was cancelled (Queue.Cancel).
+	ErrCancelled = errors.New("queue: job cancelled")
+	// ErrAlreadyCancelled is wrapped by Cancel for a job cancelled before.
+	ErrAlreadyCancelled = errors.New("queue: job already cancelled")
+	// ErrFinished is wrapped by Cancel for a job that has already
+	// succeeded or been dead-lettered.
+	ErrFinished = errors.New("queue: job already finished")
 )
 
 // orClosed makes an error of a request on a closed connection match

@@ -7,8 +7,8 @@ import (
 )
 
 // Event is something that happened to a job in a worker of this process:
-// one of JobStarted, JobSucceeded, JobFailed, JobDeadLettered and
-// JobHandedBack. Observers added with Client.Observe receive them, so
+// one of JobStarted, JobSucceeded, JobFailed, JobDeadLettered,
+// JobSnoozed, JobCancelled and JobHandedBack. Observers added with Client.Observe receive them, so
 // metrics and dashboards are built on the same facts the worker acts on.
 type Event interface {
 	// QueueName names the queue.
@@ -58,8 +58,28 @@ type JobDeadLettered struct {
 	Err       error
 }
 
+// JobSnoozed: the handler snoozed the job (Snooze): it runs again at
+// Until, as the same attempt. Snoozes counts its snoozes so far.
+type JobSnoozed struct {
+	Queue, ID string
+	Priority  Priority
+	Attempt   int
+	Until     time.Time
+	Snoozes   int
+}
+
+// JobCancelled: the job was cancelled (Queue.Cancel) and terminated.
+// Running says whether its handler had started (and had its context
+// cancelled).
+type JobCancelled struct {
+	Queue, ID string
+	Priority  Priority
+	Attempt   int
+	Running   bool
+}
+
 // JobHandedBack: a stopping worker gave the job back unfinished (its drain
-// timeout ran out) for another worker to take at once.
+// timeout ran out) for another worker to take at once, as the same attempt.
 type JobHandedBack struct {
 	Queue, ID string
 	Priority  Priority
@@ -71,6 +91,12 @@ func (e JobSucceeded) QueueName() string    { return e.Queue }
 func (e JobFailed) QueueName() string       { return e.Queue }
 func (e JobDeadLettered) QueueName() string { return e.Queue }
 func (e JobHandedBack) QueueName() string   { return e.Queue }
+func (e JobCancelled) QueueName() string    { return e.Queue }
+func (e JobSnoozed) QueueName() string      { return e.Queue }
+func (e JobSnoozed) JobID() string          { return e.ID }
+func (JobSnoozed) isEvent()                 {}
+func (e JobCancelled) JobID() string        { return e.ID }
+func (JobCancelled) isEvent()               {}
 func (e JobStarted) JobID() string          { return e.ID }
 func (e JobSucceeded) JobID() string        { return e.ID }
 func (e JobFailed) JobID() string           { return e.ID }

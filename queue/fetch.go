@@ -48,6 +48,8 @@ type pullReq struct {
 	got      int       // jobs received so far
 	gen      uint64    // the level's mark generation when sent
 	deadline time.Time // treated as lost after this
+	sub      *subQueue // at a fair level, the key asked; nil otherwise
+	subGen   uint64    // its mark generation when sent
 }
 
 type arrival struct {

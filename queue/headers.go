@@ -20,6 +20,9 @@ const (
 	hdrPriority = "Cloudrole-Priority"
 	hdrEnqueued = "Cloudrole-Enqueued-At"
 	hdrOutcome  = "Cloudrole-Outcome"
+	// hdrDue is the time a scheduled job falls due (RFC 3339), kept on
+	// its schedule and so on the copy the server fires.
+	hdrDue = "Cloudrole-Due"
 )
 
 // envelope is what a worker learns about a job from its subject and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -14,13 +15,17 @@ import (
 // dead-lettered; an error wrapping Permanent is dead-lettered at once. A
 // panic is recovered and counts as an error. ctx ends when the worker's
 // drain timeout runs out (cause ErrDraining); the job is then given back.
+// It ends with the cause ErrCancelled when the job is cancelled
+// (Queue.Cancel): what the handler returns then is ignored, and the job is
+// terminated.
 type Handler func(ctx context.Context, j *Job) error
 
 // Job is one delivery of a job to a handler. Its methods are safe for
 // concurrent use.
 type Job struct {
-	// ID is the job ID given at enqueue (or generated). For a message
-	// published by another tool without one, "seq-<level>-<stream
+	// ID is the job ID given at enqueue (or generated). For a fire of a
+	// recurring schedule, "<schedule>.<fire time, 20060102T150405Z>". For
+	// a message published by another tool without one, "seq-<level>-<stream
 	// sequence>", unique within the queue.
 	ID string
 	// Priority is the level the job was enqueued at.
@@ -33,8 +38,15 @@ type Job struct {
 	// nil when the producer set none. Reading a nil Header is fine; copy
 	// it before adding to it.
 	Headers nats.Header
-	// EnqueuedAt is when the server stored the job.
+	// EnqueuedAt is when the server stored the job (for a scheduled job,
+	// when its level stored it, on falling due).
 	EnqueuedAt time.Time
+	// Key is the job's fairness key (WithKey), or "".
+	Key string
+	// Due is when a job enqueued with WithDelay or WithAt fell due; zero
+	// for a job enqueued to run at once. Start minus Due is how late the
+	// job started.
+	Due time.Time
 
 	msg       *nats.Msg
 	env       envelope
@@ -42,6 +54,9 @@ type Job struct {
 
 	mu     sync.Mutex
 	result []byte
+
+	wk   *worker                  // the worker running it; nil for NewJob
+	prog atomic.Pointer[progress] // made by the first SetProgress
 }
 
 // SetResult records a small result, published to the job's reply subject

@@ -3,9 +3,10 @@ package queue
 import (
 	"testing"
 
+	"github.com/cloudrole/cloudrole/internal/testutil"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, testutil.ServerGoroutines...)
 }

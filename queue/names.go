@@ -24,6 +24,39 @@ func bellLevelSubject(q string, l int) string {
 }
 func dlqSubject(q string) string { return "cloudrole.dlq." + q }
 
+// The schedule stream of a queue holds its scheduled jobs until the
+// server fires them (see schedule.go): one message per scheduled job on
+// atSubject, one per recurring schedule on recurringSubject, and, for a
+// moment, each fired copy on dueSubject, which the level stream sources.
+func schedStream(q string) string   { return "CRQ_" + q + "_sched" }
+func schedSubjects(q string) string { return "cloudrole.sched." + q + ".>" }
+func atSubject(q string, l int, id string) string {
+	return "cloudrole.sched." + q + ".at." + strconv.Itoa(l) + "." + id
+}
+
+// atAnyLevel matches the schedule of job id at whatever level.
+func atAnyLevel(q, id string) string { return "cloudrole.sched." + q + ".at.*." + id }
+func atLevel(q string, l int) string { return "cloudrole.sched." + q + ".at." + strconv.Itoa(l) + ".>" }
+func recurringSubject(q, name string) string {
+	return "cloudrole.sched." + q + ".rec." + name
+}
+func recurringSubjects(q string) string { return "cloudrole.sched." + q + ".rec.*" }
+func dueSubject(q string, l int) string {
+	return "cloudrole.sched." + q + ".due." + strconv.Itoa(l)
+}
+
+// dueConsumer is the durable push consumer on the schedule stream that
+// the stream of level l sources its fired jobs through; dueDeliver is its
+// delivery subject.
+func dueConsumer(q string, l int) string { return "CRQ_" + q + "_due" + strconv.Itoa(l) }
+func dueDeliver(q string, l int) string  { return "cloudrole.due." + q + "." + strconv.Itoa(l) }
+
+// uniqueBucket holds a queue's unique job keys (see unique.go).
+func uniqueBucket(q string) string { return "CRQ_" + q + "_unique" }
+
+// ctlBucket holds a queue's cancel requests (see cancel.go).
+func ctlBucket(q string) string { return "CRQ_" + q + "_ctl" }
+
 // validateName accepts 1..64 characters of A-Z a-z 0-9 _ -.
 func validateName(name string) error {
 	if name == "" {

@@ -22,16 +22,19 @@ type Queue struct {
 	consumers []jetstream.Consumer
 	dlq       jetstream.Stream
 	status    jetstream.KeyValue // nil without TrackStatus
+	sched     jetstream.Stream   // the schedule stream
+	ctl       jetstream.KeyValue // cancel requests; nil without TrackStatus
 
 	stats queueStats
 	pend  pendingCache
+	uniq  uniqueState
 }
 
 type queueStats struct {
-	inflight, processed, failed, dead atomic.Int64
-	mu                                sync.Mutex
-	lastErr                           string
-	lastErrAt                         time.Time
+	inflight, processed, failed, dead, cancelled atomic.Int64
+	mu                                           sync.Mutex
+	lastErr                                      string
+	lastErrAt                                    time.Time
 }
 
 func (s *queueStats) setErr(err error) {
@@ -66,6 +69,7 @@ type QueueFigure struct {
 	Processed int64   `json:"processed"`
 	Failed    int64   `json:"failed"`
 	Dead      int64   `json:"dead_lettered"`
+	Cancelled int64   `json:"cancelled,omitempty"`
 	LastError string  `json:"last_error,omitempty"`
 	LastErrAt string  `json:"last_error_at,omitempty"`
 }
@@ -85,6 +89,7 @@ func (q *Queue) figure() QueueFigure {
 		Processed: q.stats.processed.Load(),
 		Failed:    q.stats.failed.Load(),
 		Dead:      q.stats.dead.Load(),
+		Cancelled: q.stats.cancelled.Load(),
 		Pending:   q.pendingCached(),
 	}
 	q.stats.mu.Lock()
@@ -106,6 +111,15 @@ func (q *Queue) pendingCached() []int64 {
 	defer cancel()
 	p := make([]int64, len(q.consumers))
 	for l, cons := range q.consumers {
+		if q.cfg.Fairness {
+			// The level's consumer sees only the jobs without a key:
+			// count what the stream holds (running jobs included).
+			p[l] = -1
+			if s, err := q.c.js.Stream(ctx, levelStream(q.name, l)); err == nil {
+				p[l] = int64(s.CachedInfo().State.Msgs)
+			}
+			continue
+		}
 		info, err := cons.Info(ctx)
 		if err != nil {
 			p[l] = -1

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -15,9 +16,14 @@ import (
 // no stream or consumer field. configVersion grows with every change of the
 // record's fields; a reader refuses a version it does not know rather than
 // use a queue with settings it cannot see.
+//
+// Version 2 added the settings of scheduling and control (MaxSnoozes ...).
+// A queue whose version-2 settings are all at their defaults is recorded
+// as version 1, so a cloudrole that reads only version 1 can still use it;
+// a version-1 record reads as those defaults.
 const (
 	configKey     = "cloudrole.queue.config"
-	configVersion = 1
+	configVersion = 2
 )
 
 // storedConfig is the record's JSON form: every setting after defaults,
@@ -39,6 +45,28 @@ type storedConfig struct {
 	TrackStatus      bool   `json:"track_status"`
 	StatusTTL        string `json:"status_ttl"`
 	DeadLetterMaxAge string `json:"dead_letter_max_age"`
+
+	// Version 2: absent from a version-1 record, all present in a
+	// version-2 one.
+	MaxSnoozes       *int     `json:"max_snoozes,omitempty"`
+	Fairness         *bool    `json:"fairness,omitempty"`
+	FleetConcurrency *int     `json:"fleet_concurrency,omitempty"`
+	FleetRateLimit   *float64 `json:"fleet_rate_limit,omitempty"`
+	FleetRateBurst   *int     `json:"fleet_rate_burst,omitempty"`
+}
+
+// v2Fields are the record's version-2 fields of sc, for the completeness
+// checks of decodeConfig.
+func (sc *storedConfig) v2Fields() []any {
+	return []any{sc.MaxSnoozes, sc.Fairness, sc.FleetConcurrency, sc.FleetRateLimit, sc.FleetRateBurst}
+}
+
+// v1Only reports whether cfg (resolved) can be recorded as version 1: its
+// version-2 settings are all at their defaults.
+func v1Only(cfg Config) bool {
+	def, _ := resolve(Config{})
+	return cfg.MaxSnoozes == def.MaxSnoozes && cfg.Fairness == def.Fairness && cfg.FleetConcurrency == def.FleetConcurrency &&
+		cfg.FleetRateLimit == def.FleetRateLimit && cfg.FleetRateBurst == def.FleetRateBurst
 }
 
 // resolve applies cfg's defaults and validates it. The result is the form
@@ -55,8 +83,8 @@ func resolve(cfg Config) (Config, error) {
 
 // encodeConfig returns the record of cfg, a resolved Config.
 func encodeConfig(cfg Config) string {
-	b, err := json.Marshal(storedConfig{
-		Version:          configVersion,
+	sc := storedConfig{
+		Version:          1,
 		Levels:           cfg.Levels,
 		DefaultPriority:  int(cfg.DefaultPriority),
 		MaxDeliver:       cfg.MaxDeliver,
@@ -71,7 +99,16 @@ func encodeConfig(cfg Config) string {
 		TrackStatus:      cfg.TrackStatus,
 		StatusTTL:        cfg.StatusTTL.String(),
 		DeadLetterMaxAge: cfg.DeadLetterMaxAge.String(),
-	})
+	}
+	if !v1Only(cfg) {
+		sc.Version = 2
+		sc.MaxSnoozes = &cfg.MaxSnoozes
+		sc.Fairness = &cfg.Fairness
+		sc.FleetConcurrency = &cfg.FleetConcurrency
+		sc.FleetRateLimit = &cfg.FleetRateLimit
+		sc.FleetRateBurst = &cfg.FleetRateBurst
+	}
+	b, err := json.Marshal(sc)
 	if err != nil {
 		panic(err) // strings, numbers and a bool always marshal
 	}
@@ -99,8 +136,8 @@ func decodeConfig(s string) (Config, error) {
 	if v.Version > configVersion {
 		return Config{}, &errNewerRecord{v.Version}
 	}
-	if v.Version != configVersion {
-		return Config{}, fmt.Errorf("bad configuration record %s: version %d, want %d", configKey, v.Version, configVersion)
+	if v.Version < 1 {
+		return Config{}, fmt.Errorf("bad configuration record %s: version %d, want 1..%d", configKey, v.Version, configVersion)
 	}
 	var sc storedConfig
 	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
@@ -109,6 +146,19 @@ func decodeConfig(s string) (Config, error) {
 		return Config{}, fmt.Errorf("bad configuration record %s: %w", configKey, err)
 	}
 	var errs []string
+	for _, f := range sc.v2Fields() {
+		if absent := reflect.ValueOf(f).IsNil(); absent != (v.Version == 1) {
+			return Config{}, fmt.Errorf("bad configuration record %s: version %d with the version-2 settings %s", configKey, v.Version,
+				map[bool]string{true: "missing", false: "present"}[absent])
+		}
+	}
+	def, _ := resolve(Config{})
+	intOr := func(p *int, d int) int {
+		if p == nil {
+			return d
+		}
+		return *p
+	}
 	dur := func(s, name string) time.Duration {
 		d, err := time.ParseDuration(s)
 		if err != nil {
@@ -132,6 +182,13 @@ func decodeConfig(s string) (Config, error) {
 		TrackStatus:        sc.TrackStatus,
 		StatusTTL:          dur(sc.StatusTTL, "status_ttl"),
 		DeadLetterMaxAge:   dur(sc.DeadLetterMaxAge, "dead_letter_max_age"),
+		MaxSnoozes:         intOr(sc.MaxSnoozes, def.MaxSnoozes),
+		Fairness:           sc.Fairness != nil && *sc.Fairness,
+		FleetConcurrency:   intOr(sc.FleetConcurrency, def.FleetConcurrency),
+		FleetRateBurst:     intOr(sc.FleetRateBurst, def.FleetRateBurst),
+	}
+	if sc.FleetRateLimit != nil {
+		cfg.FleetRateLimit = *sc.FleetRateLimit
 	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("bad configuration record %s: %s", configKey, strings.Join(errs, "; "))
@@ -171,6 +228,16 @@ var settings = []struct {
 		}
 		return c.DeadLetterMaxAge.String()
 	}},
+	{"MaxSnoozes", func(c Config) string { return strconv.Itoa(c.MaxSnoozes) }},
+	{"Fairness", func(c Config) string { return strconv.FormatBool(c.Fairness) }},
+	{"FleetConcurrency", func(c Config) string { return orNone(int64(c.FleetConcurrency), "no cap") }},
+	{"FleetRateLimit", func(c Config) string {
+		if c.FleetRateLimit == 0 {
+			return "0 (no limit)"
+		}
+		return strconv.FormatFloat(c.FleetRateLimit, 'g', -1, 64) + "/s"
+	}},
+	{"FleetRateBurst", func(c Config) string { return strconv.Itoa(c.FleetRateBurst) }},
 }
 
 func orNone(n int64, none string) string {

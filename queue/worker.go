@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,7 +35,8 @@ type WorkerOptions struct {
 	RateBurst int
 	// DrainTimeout is how long in-flight handlers may run after ctx ends;
 	// then their contexts are cancelled (cause ErrDraining) and their jobs
-	// handed back at once for another worker. Defaults to 10s.
+	// handed back at once for another worker, without using up the
+	// attempt they were in. Defaults to 10s.
 	DrainTimeout time.Duration
 	// Aging turns on the anti-starvation policy; 0 (the default) is
 	// strict priority. See the package doc for the exact rule.
@@ -46,6 +48,11 @@ type WorkerOptions struct {
 	// It fetches one job per request, so it costs throughput. Defaults to
 	// nil: strict priority.
 	Shares []int
+	// ProgressInterval is the least time between two writes of one job's
+	// progress (Job.SetProgress) to its status record, so a chatty
+	// handler cannot flood NATS: the latest value is written when its
+	// turn comes. Defaults to 1s; at least 100ms.
+	ProgressInterval time.Duration
 	// PollInterval is how often an idle worker looks again at every level
 	// without being told of a new job (for jobs coming back after a retry
 	// delay or an expired lease). New jobs wake it at once. Defaults to
@@ -80,6 +87,12 @@ func (o WorkerOptions) withDefaults() (WorkerOptions, error) {
 	}
 	if o.PollInterval == 0 {
 		o.PollInterval = 250 * time.Millisecond
+	}
+	if o.ProgressInterval == 0 {
+		o.ProgressInterval = time.Second
+	}
+	if o.ProgressInterval < 100*time.Millisecond {
+		return o, fmt.Errorf("%w: ProgressInterval %v: want at least 100ms", ErrBadConfig, o.ProgressInterval)
 	}
 	for i, sh := range o.Shares {
 		if sh <= 0 {
@@ -119,23 +132,33 @@ type worker struct {
 	pool      sync.WaitGroup // handler goroutines
 	spawned   int            // handler goroutines started (dispatcher-owned)
 
+	cancels  *cancelWatch // the queue's cancel requests; nil without TrackStatus
+	tok      *fleetTokens // the fleet's tokens this worker holds; nil without FleetConcurrency or FleetRateLimit
+	fair     []*fairLevel // per level, the keys taken in turn; nil without Fairness
+	keyMaker chan keyJob  // new keys whose consumers to create
+
 	mu      sync.Mutex
 	flying  map[*Job]*flight
 	nextDue time.Time // earliest end of a retry delay we set
 
-	processed, failed, dead atomic.Int64
+	processed, failed, dead, cancelled atomic.Int64
 }
 
 type flight struct {
-	started  time.Time
-	given    bool // handed back during drain; the handler's outcome is ignored
-	lastBeat time.Time
+	started   time.Time
+	given     bool // handed back during drain; the handler's outcome is ignored
+	lastBeat  time.Time
+	tok       *nats.Msg               // the fleet token the job runs under; nil without FleetConcurrency
+	cancel    context.CancelCauseFunc // the handler's context; nil without cancel requests
+	cancelled bool                    // its cancel request arrived: the outcome is cancelled
 }
 
 // Work runs h on the queue's jobs until ctx ends, then drains: it stops
 // fetching, lets in-flight handlers finish for up to DrainTimeout, then
-// cancels their contexts and hands their jobs back (Nak without delay) so
-// another worker takes them at once. It returns nil after the drain, once
+// cancels their contexts and hands their jobs back so another worker takes
+// them at once. A job handed back keeps its attempt count: a stop (drain,
+// deploy, recycle) never uses up an attempt, so repeated deploys in the
+// middle of a long job never dead-letter it (see the package doc). It returns nil after the drain, once
 // every handler has returned (a handler that ignores its context delays
 // the return). It returns an error if it could not start, or one wrapping
 // ErrClosed, after the same drain, if the connection was closed under it.
@@ -201,6 +224,41 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 	hctx, hcancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer hcancel(nil)
 	w.hctx = hctx
+	if q.ctl != nil {
+		// Before the first fetch: a job cancelled before this worker
+		// started must not start.
+		w.cancels, err = watchCancels(hctx, q.ctl, w.cancelRunning)
+		if err != nil {
+			w.acks.close(0)
+			return fmt.Errorf("queue %q: watching cancel requests: %w", q.name, err)
+		}
+		defer w.cancels.stop()
+	}
+
+	if w.tok, err = newFleetTokens(q.c.nc, q.name, q.cfg, o.Concurrency); err != nil {
+		w.acks.close(0)
+		return fmt.Errorf("queue %q: subscribe: %w", q.name, err)
+	} else if w.tok != nil {
+		defer w.tok.close()
+	}
+	if q.cfg.Fairness {
+		w.fair = make([]*fairLevel, w.levels)
+		for l := range w.fair {
+			w.fair[l] = newFairLevel(q.name, l)
+		}
+		w.keyMaker = make(chan keyJob, 1024)
+		kctx, kcancel := context.WithCancel(hctx)
+		kdone := make(chan struct{})
+		go func() {
+			defer close(kdone)
+			w.makeKeyConsumers(kctx, w.keyMaker)
+		}()
+		defer func() { kcancel(); <-kdone }()
+		if err := w.discoverKeys(ctx); err != nil {
+			w.acks.close(0)
+			return err
+		}
+	}
 
 	beatDone := make(chan struct{})
 	beatStop := make(chan struct{})
@@ -238,8 +296,16 @@ func (q *Queue) Work(ctx context.Context, h Handler, opts WorkerOptions) error {
 // onBell runs on the connection's goroutine for each stored job's
 // headers-only copy; it only marks the level and wakes the dispatcher.
 func (w *worker) onBell(m *nats.Msg) {
-	i := strings.LastIndexByte(m.Subject, '.')
-	l, err := strconv.Atoi(m.Subject[i+1:])
+	subj := m.Subject
+	if w.fair != nil {
+		// cloudrole.bell.<name>.<level>.<the job's subject>: take the level.
+		rest := subj[min(len(subj), len(bellSubject(w.q.name))-1):]
+		if i := strings.IndexByte(rest, '.'); i >= 0 {
+			subj = rest[:i]
+		}
+	}
+	i := strings.LastIndexByte(subj, '.')
+	l, err := strconv.Atoi(subj[i+1:])
 	if err != nil || l < 0 || l >= w.levels {
 		return
 	}
@@ -249,7 +315,11 @@ func (w *worker) onBell(m *nats.Msg) {
 		}
 		storeMax(&w.bellSeq[l], seq)
 	}
-	w.mark(l, time.Now().UnixNano())
+	if w.fair != nil {
+		w.fairBell(l, m.Header.Get(jetstream.SubjectHeader), time.Now().UnixNano())
+	} else {
+		w.mark(l, time.Now().UnixNano())
+	}
 	select {
 	case w.wake <- struct{}{}:
 	default:
@@ -270,9 +340,10 @@ func storeMax(a *atomic.Uint64, v uint64) {
 
 // job is a received job waiting for a handler goroutine.
 type job struct {
-	m *nats.Msg
-	l int
-	d delivery // zero when the reply was no ack subject
+	m   *nats.Msg
+	l   int
+	d   delivery  // zero when the reply was no ack subject
+	tok *nats.Msg // its fleet token, or nil
 }
 
 // start hands a received job to an idle handler goroutine, or starts one.
@@ -281,11 +352,11 @@ type job struct {
 // wakes idle ones in turn, so jobs start (and are acknowledged) close to
 // the order they arrived, which keeps the server's ack bookkeeping cheap.
 // Only the dispatcher calls start.
-func (w *worker) start(m *nats.Msg, l int, d delivery) {
+func (w *worker) start(m *nats.Msg, l int, d delivery, tok *nats.Msg) {
 	w.running.Add(1)
 	w.q.stats.inflight.Add(1)
 	w.wg.Add(1)
-	j := job{m, l, d}
+	j := job{m, l, d, tok}
 	select {
 	case w.jobs <- j:
 		return
@@ -305,7 +376,7 @@ func (w *worker) start(m *nats.Msg, l int, d delivery) {
 func (w *worker) handlerLoop(j job) {
 	defer w.pool.Done()
 	for ok := true; ok; j, ok = <-w.jobs {
-		w.run(j.m, j.l, j.d)
+		w.run(j.m, j.l, j.d, j.tok)
 		w.q.stats.inflight.Add(-1)
 		w.running.Add(-1)
 		w.wakeIfFree()
@@ -333,9 +404,14 @@ func (w *worker) wakeIfFree() {
 	}
 }
 
-func (w *worker) run(m *nats.Msg, l int, dl delivery) {
+func (w *worker) run(m *nats.Msg, l int, dl delivery, tok *nats.Msg) {
+	defer releaseToken(tok) // after the flight is gone: the heartbeats no longer touch it
 	cfg := &w.q.cfg
-	env := decodeHeaders(m.Subject, m.Header, cfg.Levels, cfg.DefaultPriority)
+	subject := m.Subject
+	if w.fair != nil {
+		subject = withoutKey(subject)
+	}
+	env := decodeHeaders(subject, m.Header, cfg.Levels, cfg.DefaultPriority)
 	j := &Job{
 		ID:        env.ID,
 		Priority:  env.Priority,
@@ -345,12 +421,20 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 		msg:       m,
 		env:       env,
 		maxResult: cfg.MaxResult,
+		wk:        w,
 	}
 	var seq uint64
 	if dl.attempts > 0 {
 		j.Attempt = int(min(dl.attempts, 1<<31))
 		j.EnqueuedAt = dl.stored
 		seq = dl.seq
+	}
+	if _, ok := m.Header[jetstream.SchedulerHeader]; ok {
+		fired(m, j) // stored by the server's scheduler: due time, a fire's ID
+	}
+	carried(m, j)
+	if w.fair != nil {
+		j.Key = keyOf(m.Subject)
 	}
 	if j.ID == "" {
 		// Each level is its own stream, numbered from 1: the level keeps
@@ -360,15 +444,36 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 	if len(env.Problems) > 0 {
 		w.log.Warn("queue: job with malformed envelope; using defaults", "id", j.ID, "level", l, "problems", env.Problems)
 	}
+	if w.cancels.has(j.ID) {
+		w.finishCancelled(j, false)
+		return
+	}
 	if j.Attempt > cfg.MaxDeliver {
 		w.deadLetter(j, l, seq, 0, fmt.Errorf("delivered %d times (MaxDeliver %d) without an outcome: its workers stopped or crashed", j.Attempt, cfg.MaxDeliver))
 		return
 	}
-	fl := &flight{started: time.Now()}
+	fl := &flight{started: time.Now(), tok: tok}
+	hctx := w.hctx
+	if w.cancels != nil {
+		// A context of its own, so a cancel request ends only this job.
+		var cancel context.CancelCauseFunc
+		hctx, cancel = context.WithCancelCause(w.hctx)
+		defer cancel(nil)
+		fl.cancel = cancel
+	}
 	w.mu.Lock()
 	w.flying[j] = fl
 	w.mu.Unlock()
-	w.q.writeStatus(JobStatus{ID: j.ID, State: StateRunning, Attempts: j.Attempt, Enqueued: j.EnqueuedAt})
+	if w.cancels.has(j.ID) {
+		// The request arrived between the check above and the flight's
+		// registration, where cancelRunning could not see it.
+		w.mu.Lock()
+		delete(w.flying, j)
+		w.mu.Unlock()
+		w.finishCancelled(j, false)
+		return
+	}
+	w.q.writeStatus(JobStatus{ID: j.ID, State: StateRunning, Attempts: j.Attempt, Enqueued: j.EnqueuedAt, Due: j.Due})
 	c := w.q.c
 	if c.observed() {
 		var waited time.Duration
@@ -378,10 +483,11 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 		c.emit(JobStarted{Queue: w.q.name, ID: j.ID, Priority: j.Priority, Attempt: j.Attempt, Waited: waited})
 	}
 
-	err := w.call(j)
+	err := w.call(hctx, j)
+	j.endProgress()
 
 	w.mu.Lock()
-	given := fl.given
+	given, cancelled := fl.given, fl.cancelled
 	delete(w.flying, j)
 	w.mu.Unlock()
 	if given {
@@ -390,17 +496,27 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 		}
 		return
 	}
+	if cancelled {
+		w.finishCancelled(j, true)
+		return
+	}
 	if err == nil {
 		w.acks.ack(m.Reply, j.ID, l)
+		w.finished(j)
 		w.q.stats.processed.Add(1)
 		w.processed.Add(1)
 		res := j.getResult()
-		w.q.writeStatus(JobStatus{ID: j.ID, State: StateSucceeded, Attempts: j.Attempt, Result: res, Enqueued: j.EnqueuedAt})
+		w.q.writeStatus(JobStatus{ID: j.ID, State: StateSucceeded, Attempts: j.Attempt, Result: res, Enqueued: j.EnqueuedAt, Due: j.Due, Progress: j.lastProgress()})
 		w.reply(j, "succeeded", res)
 		if c.observed() {
 			c.emit(JobSucceeded{Queue: w.q.name, ID: j.ID, Priority: j.Priority, Attempt: j.Attempt, Took: time.Since(fl.started)})
 		}
 		return
+	}
+	if sz, ok := asSnooze(err); ok {
+		if err = w.snooze(j, l, seq, sz.Delay, time.Since(fl.started)); err == nil {
+			return
+		}
 	}
 	w.q.stats.failed.Add(1)
 	w.failed.Add(1)
@@ -415,7 +531,7 @@ func (w *worker) run(m *nats.Msg, l int, dl delivery) {
 		w.log.Warn("queue: nak failed; the job comes back after AckWait", "id", j.ID, "err", nerr)
 	}
 	w.noteDue(time.Now().Add(d))
-	w.q.writeStatus(JobStatus{ID: j.ID, State: StateFailed, Attempts: j.Attempt, LastError: trunc512(err.Error()), Enqueued: j.EnqueuedAt})
+	w.q.writeStatus(JobStatus{ID: j.ID, State: StateFailed, Attempts: j.Attempt, LastError: trunc512(err.Error()), Enqueued: j.EnqueuedAt, Due: j.Due, Progress: j.lastProgress()})
 	if c.observed() {
 		c.emit(JobFailed{Queue: w.q.name, ID: j.ID, Priority: j.Priority, Attempt: j.Attempt, Took: time.Since(fl.started), Err: err, RetryIn: d})
 	}
@@ -434,7 +550,7 @@ func (w *worker) noteDue(t time.Time) {
 }
 
 // call runs the handler, turning a panic into a *PanicError.
-func (w *worker) call(j *Job) (err error) {
+func (w *worker) call(ctx context.Context, j *Job) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			st := debug.Stack()
@@ -442,7 +558,51 @@ func (w *worker) call(j *Job) (err error) {
 			err = &PanicError{Value: r, Stack: st}
 		}
 	}()
-	return w.h(extractTrace(w.hctx, j.msg.Header), j)
+	return w.h(extractTrace(ctx, j.msg.Header), j)
+}
+
+// finished releases what job j held while active, now that it has an
+// outcome (succeeded, dead-lettered or cancelled): its unique key, and a
+// cancel request that came too late to matter.
+func (w *worker) finished(j *Job) {
+	if key := j.msg.Header[hdrUnique]; len(key) > 0 {
+		w.q.releaseUnique(w.hctx, key[0], j.ID, 0)
+	}
+	if w.cancels.has(j.ID) {
+		w.q.dropCancel(w.hctx, j.ID)
+	}
+}
+
+// cancelRunning cancels the handler's context of a running job id whose
+// cancel request just arrived (from the watch's goroutine).
+func (w *worker) cancelRunning(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for j, f := range w.flying {
+		if j.ID == id && f.cancel != nil && !f.cancelled && !f.given {
+			f.cancelled = true
+			f.cancel(ErrCancelled)
+		}
+	}
+}
+
+// finishCancelled ends a cancelled job: terminated (never delivered again),
+// its request removed, its state cancelled. running says whether its
+// handler had started.
+func (w *worker) finishCancelled(j *Job, running bool) {
+	if err := j.msg.Term(); err != nil {
+		w.log.Warn("queue: term of a cancelled job failed; it comes back and is cancelled again", "id", j.ID, "err", err)
+		return
+	}
+	w.finished(j) // drops the request too
+	w.cancelled.Add(1)
+	w.q.stats.cancelled.Add(1)
+	w.log.Info("queue: job cancelled", "id", j.ID, "attempt", j.Attempt, "was_running", running)
+	w.q.writeStatus(JobStatus{ID: j.ID, State: StateCancelled, Attempts: j.Attempt, Enqueued: j.EnqueuedAt, Due: j.Due, Progress: j.lastProgress()})
+	w.reply(j, "cancelled", nil)
+	if c := w.q.c; c.observed() {
+		c.emit(JobCancelled{Queue: w.q.name, ID: j.ID, Priority: j.Priority, Attempt: j.Attempt, Running: running})
+	}
 }
 
 func (w *worker) reply(j *Job, outcome string, body []byte) {
@@ -493,8 +653,9 @@ func (w *worker) deadLetter(j *Job, l int, seq uint64, took time.Duration, cause
 	}
 	w.q.stats.dead.Add(1)
 	w.dead.Add(1)
+	w.finished(j)
 	w.log.Warn("queue: job dead-lettered", "id", j.ID, "attempts", j.Attempt, "err", cause)
-	w.q.writeStatus(JobStatus{ID: j.ID, State: StateDead, Attempts: j.Attempt, LastError: trunc512(cause.Error()), Enqueued: j.EnqueuedAt})
+	w.q.writeStatus(JobStatus{ID: j.ID, State: StateDead, Attempts: j.Attempt, LastError: trunc512(cause.Error()), Enqueued: j.EnqueuedAt, Due: j.Due, Progress: j.lastProgress()})
 	w.reply(j, "dead", []byte(cause.Error()))
 	if c := w.q.c; c.observed() {
 		c.emit(JobDeadLettered{Queue: w.q.name, ID: j.ID, Priority: j.Priority, Attempts: j.Attempt, Took: took, Err: cause})
@@ -521,6 +682,9 @@ func (w *worker) heartbeats(stop <-chan struct{}) {
 				if !f.given && now.Sub(last) >= every-every/10 {
 					f.lastBeat = now
 					_ = j.msg.InProgress()
+					if f.tok != nil {
+						_ = f.tok.InProgress()
+					}
 				}
 			}
 			w.mu.Unlock()
@@ -528,19 +692,37 @@ func (w *worker) heartbeats(stop <-chan struct{}) {
 	}
 }
 
-// giveBack hands every in-flight job back at once and returns how many.
+// giveBack hands every in-flight job back at once, without using up the
+// attempt it was in (see handBack), and returns how many.
 func (w *worker) giveBack() int {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	n := 0
+	var back []*Job
 	for j, f := range w.flying {
 		if !f.given {
-			f.given = true
-			_ = j.msg.Nak()
-			n++
+			f.given = true // from now on only handBack acks its message
+			back = append(back, j)
 		}
 	}
-	return n
+	w.mu.Unlock()
+	w.handBack(back)
+	return len(back)
+}
+
+// writeProgress records the running job j's progress p.
+func (w *worker) writeProgress(j *Job, p Progress) {
+	w.q.writeStatus(JobStatus{ID: j.ID, State: StateRunning, Attempts: j.Attempt, Enqueued: j.EnqueuedAt, Due: j.Due, Progress: &p})
+}
+
+// maxRunningShown caps WorkerStatus.Running.
+const maxRunningShown = 100
+
+// RunningJob is a job a worker is running, in its status section.
+type RunningJob struct {
+	ID       string    `json:"id"`
+	Priority Priority  `json:"priority"`
+	Attempt  int       `json:"attempt"`
+	Started  time.Time `json:"started_at"`
+	Progress *Progress `json:"progress,omitempty"`
 }
 
 // WorkerStatus is the "queue:<name>" status section of a running worker.
@@ -551,6 +733,10 @@ type WorkerStatus struct {
 	WorkerProcessed int64 `json:"worker_processed"`
 	WorkerFailed    int64 `json:"worker_failed"`
 	WorkerDead      int64 `json:"worker_dead_lettered"`
+	WorkerCancelled int64 `json:"worker_cancelled"`
+	// Running lists the jobs running now, oldest first, with their
+	// progress (at most 100).
+	Running []RunningJob `json:"running,omitempty"`
 }
 
 func (w *worker) snapshot() any {
@@ -561,5 +747,33 @@ func (w *worker) snapshot() any {
 		WorkerProcessed: w.processed.Load(),
 		WorkerFailed:    w.failed.Load(),
 		WorkerDead:      w.dead.Load(),
+		WorkerCancelled: w.cancelled.Load(),
+		Running:         w.runningJobs(),
 	}
+}
+
+// runningJobs lists the jobs in flight for the status section.
+func (w *worker) runningJobs() []RunningJob {
+	type running struct {
+		j *Job
+		r RunningJob
+	}
+	w.mu.Lock()
+	list := make([]running, 0, len(w.flying))
+	for j, f := range w.flying {
+		if !f.given {
+			list = append(list, running{j, RunningJob{ID: j.ID, Priority: j.Priority, Attempt: j.Attempt, Started: f.started.UTC()}})
+		}
+	}
+	w.mu.Unlock()
+	if len(list) == 0 {
+		return nil
+	}
+	slices.SortFunc(list, func(a, b running) int { return a.r.Started.Compare(b.r.Started) })
+	out := make([]RunningJob, 0, min(len(list), maxRunningShown))
+	for _, e := range list[:min(len(list), maxRunningShown)] {
+		e.r.Progress = e.j.lastProgress()
+		out = append(out, e.r)
+	}
+	return out
 }

@@ -38,7 +38,7 @@ func (s *CronSchedule) Next(t time.Time) time.Time {
 	if n.IsZero() {
 		return n
 	}
-	return n.In(s.c.loc)
+	return n.In(s.c.Location())
 }
 
 // Upcoming returns the next n fire times after t (fewer if the schedule
@@ -56,7 +56,7 @@ func (s *CronSchedule) Upcoming(t time.Time, n int) []time.Time {
 }
 
 // Location returns the time zone the spec is read in.
-func (s *CronSchedule) Location() *time.Location { return s.c.loc }
+func (s *CronSchedule) Location() *time.Location { return s.c.Location() }
 
 // String returns the spec and, unless UTC, its time zone.
 func (s *CronSchedule) String() string { return s.c.String() }

@@ -113,7 +113,7 @@ func ExampleGroup_Cron() {
 	}
 	// Output:
 	// <nil>
-	// tasks: invalid task: Cron "cleanup": CRON spec "*/5 * * * *" has 5 fields (a 5-field crontab line has no seconds field: prefix it with "0 "); want 6 fields "second minute hour day month day-of-week", e.g. "0 */5 * * * *" for every 5 minutes
+	// tasks: invalid task: Cron "cleanup": CRON spec "*/5 * * * *" has 5 fields (a 5-field crontab line has no seconds field: prefix it with "0 ", as in "0 */5 * * * *"); want 6 fields "second minute hour day month day-of-week", e.g. "0 */5 * * * *" for every 5 minutes
 	// report cron 0 */5 * * * *
 }
 

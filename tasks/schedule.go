@@ -2,127 +2,30 @@ package tasks
 
 import (
 	"context"
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
-	cron "github.com/netresearch/go-cron"
+	"github.com/cloudrole/cloudrole/internal/cronspec"
 )
-
-// cronForm describes the accepted CRON spec, for error messages.
-const cronForm = `6 fields "second minute hour day month day-of-week", e.g. "0 */5 * * * *" for every 5 minutes`
-
-// cronFields are the fields of a spec, in order.
-var cronFields = [6]struct {
-	name string
-	opt  cron.ParseOption
-}{
-	{"second", cron.Second}, {"minute", cron.Minute}, {"hour", cron.Hour},
-	{"day", cron.Dom}, {"month", cron.Month}, {"day-of-week", cron.Dow},
-}
 
 // cronSchedule is a parsed NCRONTAB spec and how to follow it.
 type cronSchedule struct {
-	spec       string
-	sched      cron.Schedule
-	loc        *time.Location
+	*cronspec.Spec
 	misfire    MisfirePolicy
 	runOnStart bool
 }
 
-// parseCron parses a 6-field NCRONTAB spec read in loc (UTC if nil). It
-// rejects what NCRONTAB does not have (5 or 7 fields, descriptors, TZ=
-// prefixes) and specs that never fire, with an error showing the form.
+// parseCron parses a 6-field NCRONTAB spec read in loc (UTC if nil); see
+// cronspec.Parse for what it refuses.
 func parseCron(spec string, loc *time.Location, now time.Time) (*cronSchedule, error) {
-	if loc == nil {
-		loc = time.UTC
-	}
-	trimmed := strings.TrimSpace(spec)
-	switch {
-	case trimmed == "":
-		return nil, fmt.Errorf("empty CRON spec; want %s", cronForm)
-	case strings.HasPrefix(trimmed, "@"):
-		return nil, fmt.Errorf("CRON spec %q: descriptors are not supported; want %s", spec, cronForm)
-	case strings.HasPrefix(trimmed, "TZ=") || strings.HasPrefix(trimmed, "CRON_TZ="):
-		return nil, fmt.Errorf("CRON spec %q: time zone prefixes are not supported, use the Location option; want %s", spec, cronForm)
-	}
-	fields := strings.Fields(trimmed)
-	if n := len(fields); n != 6 {
-		hint := ""
-		if n == 5 {
-			hint = ` (a 5-field crontab line has no seconds field: prefix it with "0 ")`
-		}
-		return nil, fmt.Errorf("CRON spec %q has %d fields%s; want %s", spec, n, hint, cronForm)
-	}
-	// Names become numbers: the parser reads the H of THU as a Jenkins
-	// hash expression.
-	written := append([]string(nil), fields...)
-	fields[4], fields[5] = numberNames(fields[4], monthNames), numberNames(fields[5], dayNames)
-	// Parse each field alone first, to say which one is wrong.
-	for i, f := range fields {
-		err := checkCronField(f)
-		if err == nil {
-			_, err = cron.NewParser(cronFields[i].opt).Parse(f)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("CRON spec %q: %s field %q: %v; want %s", spec, cronFields[i].name, written[i], err, cronForm)
-		}
-	}
-	p := cron.NewParser(cron.Second | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)
-	sched, err := p.Parse(strings.Join(fields, " "))
+	s, err := cronspec.Parse(spec, loc, now)
 	if err != nil {
-		return nil, fmt.Errorf("CRON spec %q: %v; want %s", spec, err, cronForm)
+		return nil, err
 	}
-	cs := &cronSchedule{spec: trimmed, sched: sched, loc: loc}
-	if cs.next(now).IsZero() {
-		return nil, fmt.Errorf("CRON spec %q never fires", spec)
-	}
-	return cs, nil
+	return &cronSchedule{Spec: s}, nil
 }
 
-// checkCronField refuses what the parser would accept or explain in its
-// own terms: empty list items ("0,,1" silently meant "0,1"), and the
-// Quartz extensions L, W, # and H, which NCRONTAB does not have (the
-// parser's message names options a user cannot set).
-func checkCronField(f string) error {
-	for _, item := range strings.Split(f, ",") {
-		if item == "" {
-			return fmt.Errorf("empty item in the list (a comma with nothing on one side)")
-		}
-		for _, part := range strings.FieldsFunc(item, func(r rune) bool { return r == '-' || r == '/' }) {
-			if strings.ContainsAny(strings.ToUpper(part), "LW#H") {
-				return fmt.Errorf("%q is Quartz syntax (L last, W weekday, # nth weekday, H hash); NCRONTAB has none of it: list the days or weekdays instead", part)
-			}
-		}
-	}
-	return nil
-}
-
-// Month and weekday names a field may use, by number.
-var (
-	monthNames = []string{"", "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"}
-	dayNames   = []string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}
-)
-
-// numberNames replaces the names in field (any case) by their numbers.
-func numberNames(field string, names []string) string {
-	up := strings.ToUpper(field)
-	for n, name := range names {
-		if name != "" {
-			up = strings.ReplaceAll(up, name, strconv.Itoa(n))
-		}
-	}
-	return up
-}
-
-// String returns the spec and, unless UTC, its time zone.
-func (c *cronSchedule) String() string {
-	if c.loc == time.UTC {
-		return c.spec
-	}
-	return c.spec + " (" + c.loc.String() + ")"
-}
+// next is the first fire time strictly after t (zero if none).
+func (c *cronSchedule) next(t time.Time) time.Time { return c.Next(t) }
 
 // loopPeriodic runs fn, waits interval after it returned, and so on.
 func (t *task) loopPeriodic() {
@@ -169,7 +72,7 @@ func (t *task) loopCron() {
 		if !runNow {
 			f := c.next(served)
 			if f.IsZero() {
-				g.log.Warn("CRON schedule has no further fire time; stopping", "task", t.name, "spec", c.spec)
+				g.log.Warn("CRON schedule has no further fire time; stopping", "task", t.name, "spec", c.Text())
 				return
 			}
 			missed := f.Before(now) // passed while the previous run ran

@@ -307,7 +307,7 @@ func TestAddRejectsBadInput(t *testing.T) {
 		{"descriptor", func() error { return g.Cron("c", "@hourly", nop) },
 			[]string{"descriptors are not supported", form}},
 		{"tz prefix", func() error { return g.Cron("c", "TZ=UTC 0 * * * * *", nop) },
-			[]string{"use the Location option", form}},
+			[]string{"give the time zone separately", form}},
 		{"empty", func() error { return g.Cron("c", "  ", nop) },
 			[]string{"empty CRON spec", form}},
 		{"never fires", func() error { return g.Cron("c", "0 0 0 30 2 *", nop) },

@@ -18,6 +18,10 @@ import (
 // nats.url).
 var verbs = []cloudrole.Verb{
 	{Name: "rush", Summary: "rush TEXT: enqueue one order at high priority (while the demo runs)", Run: rush},
+	{Name: "remind", Summary: "remind ID DELAY MESSAGE: a reminder the NATS server keeps until DELAY (90s, 2h) has passed", Run: remind},
+	{Name: "cancel", Summary: "cancel ID: cancel a reminder, scheduled, queued or running", Run: cancelJob},
+	{Name: "job", Summary: "job ID: a reminder's state (scheduled with its due time, running with its progress, ...)", Run: jobStatus},
+	{Name: "schedules", Summary: "list the recurring schedules the NATS server fires (the sales report)", Run: listSchedules},
 }
 
 func rush(ctx context.Context, vc *cloudrole.VerbContext) int {

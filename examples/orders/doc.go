@@ -20,4 +20,17 @@
 //	go run ./examples/orders requeue orders SEQ|ID  # put one back into the queue
 //	go run ./examples/orders rush 'two pizzas'      # the demo's own verb: a high-priority order
 //	open http://localhost:8080/console/             # the web console
+//
+// Beside the orders, a reminders queue shows work the NATS server itself
+// schedules. Every instance declares a recurring "sales report" the server
+// fires every SalesReportSeconds (30 by default; no leader among the
+// instances, no process needed at fire time), and the CLI enqueues
+// reminders to be sent later and cancels them:
+//
+//	go run ./examples/orders remind pay-invoice 2m pay the invoice   # due in two minutes
+//	go run ./examples/orders job pay-invoice                         # scheduled, due 10:42:07
+//	go run ./examples/orders cancel pay-invoice                      # it never runs
+//	go run ./examples/orders remind slow-1 1s slow export            # runs 30s, reports progress
+//	go run ./examples/orders cancel slow-1                           # its handler's ctx is cancelled
+//	go run ./examples/orders schedules                               # the sales report, every 30s
 package main

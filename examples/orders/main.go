@@ -82,6 +82,9 @@ func (o *orders) Run(ctx context.Context, env role.Env) error {
 	}); err != nil {
 		return err
 	}
+	if err := g.Go("reminders", func(ctx context.Context) error { return workReminders(ctx, env) }); err != nil {
+		return err
+	}
 	start, done := time.Now(), false
 	if err := g.Periodic("progress", 2*time.Second, func(ctx context.Context) error {
 		if !done && o.report(env, total, start) {

@@ -60,7 +60,7 @@ func TestVerbsFindTheRunningDemo(t *testing.T) {
 		t.Skip("builds and runs the demo")
 	}
 	bin, dir := buildDemo(t)
-	cfg := demoConfig(t, dir, `{Orders: "20", FlakyPercent: "0", PoisonPercent: "100"}`)
+	cfg := demoConfig(t, dir, `{Orders: "20", FlakyPercent: "0", PoisonPercent: "100", SalesReportSeconds: "1"}`)
 	var stdout, stderr testutil.Buffer
 	demo := exec.Command(bin, "--config", cfg)
 	demo.Env = append(os.Environ(), "CLOUDROLE_CONFIG=")
@@ -121,6 +121,52 @@ func TestVerbsFindTheRunningDemo(t *testing.T) {
 	}
 	if out, code := verb(t, bin, "requeue", "orders", "--config", cfg, seq[1]); code != 0 || !strings.Contains(out, "re-queued "+seq[1]) {
 		t.Fatalf("requeue %s: exit %d\n%s", seq[1], code, out)
+	}
+
+	// Work the NATS server schedules: a reminder for later, its status,
+	// a cancel from the CLI (twice), a running reminder cancelled, and
+	// the recurring sales report every instance declares.
+	for _, step := range []struct {
+		args []string
+		code int
+		says string
+	}{
+		{[]string{"remind", "later", "1h", "call", "back"}, 0, "reminder later due at"},
+		{[]string{"job", "later"}, 0, "later: scheduled, due"},
+		{[]string{"cancel", "later"}, 0, "cancelled later"},
+		{[]string{"job", "later"}, 0, "later: cancelled"},
+		{[]string{"cancel", "later"}, 1, "already cancelled"},
+		{[]string{"cancel", "nobody"}, 1, "not found"},
+		{[]string{"remind", "now", "-1s", "x"}, 1, "delay must be positive"},
+		{[]string{"remind", "soon", "500ms", "call", "now"}, 0, "reminder soon due at"},
+		{[]string{"remind", "slow-1", "1ms", "slow", "export"}, 0, "reminder slow-1 due at"},
+		{[]string{"schedules"}, 0, "sales-report  every 1s"},
+	} {
+		if out, code := verb(t, bin, append(step.args, "--config", cfg)...); code != step.code || !strings.Contains(out, step.says) {
+			t.Fatalf("%v: exit %d, want %d saying %q\n%s", step.args, code, step.code, step.says, out)
+		}
+	}
+	logged := func(pattern string) func() bool {
+		re := regexp.MustCompile(pattern)
+		return func() bool { return re.MatchString(stderr.String()) }
+	}
+	if !waitUntil(logged(`msg="reminder sent" .*id=soon `), 30*time.Second) {
+		t.Fatalf("the delayed reminder was never sent\nstderr:\n%s", &stderr)
+	}
+	if !waitUntil(logged(`msg="reminder sent" .*id=sales-report\.\d{8}T\d{6}Z `), 30*time.Second) {
+		t.Fatalf("the sales report never fired\nstderr:\n%s", &stderr)
+	}
+	if !waitUntil(func() bool {
+		out, _ := verb(t, bin, "job", "slow-1", "--config", cfg)
+		return strings.Contains(out, "slow-1: running, due") && strings.Contains(out, "progress")
+	}, 30*time.Second) {
+		t.Fatal("the slow reminder never showed running with progress")
+	}
+	if out, code := verb(t, bin, "cancel", "slow-1", "--config", cfg); code != 0 {
+		t.Fatalf("cancel of the running reminder: exit %d\n%s", code, out)
+	}
+	if !waitUntil(logged(`msg="queue: job cancelled" .*queue=reminders id=slow-1 .*was_running=true`), 30*time.Second) {
+		t.Fatalf("the running reminder was not cancelled\nstderr:\n%s", &stderr)
 	}
 
 	out, code = verb(t, bin, "--config", cfg)

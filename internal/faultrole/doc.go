@@ -13,5 +13,10 @@
 //	Replicas: N          the queue's stream replicas (default 1; 3 on a cluster)
 //	Idempotent: true     record each job's effect through queue.Idempotency,
 //	                     so a redelivered job's effect is not recorded twice
+//	MaxDeliver: N        the queue's MaxDeliver (default 0: the queue's default)
+//	DrainMs: N           the worker's DrainTimeout (default 0: the default)
+//	FleetConcurrency: N  the queue's FleetConcurrency (default 0: no cap)
+//	Starts: PATH         append "<id> <attempt>" here as each job starts
+//	Timeline: PATH       append "start|end <id> <unix ns>" around each job
 //	Effects: PATH        the file job IDs are appended to (required)
 package main

@@ -32,9 +32,26 @@ func (faultRole) Run(ctx context.Context, env role.Env) error {
 	if err != nil {
 		return err
 	}
-	q, err := c.Queue(ctx, role.StringOr(env, "Queue", "faults"), queueConfig(num(env, "AckWaitMs", 2000), num(env, "Replicas", 1)))
+	cfg := queueConfig(num(env, "AckWaitMs", 2000), num(env, "Replicas", 1))
+	cfg.MaxDeliver = num(env, "MaxDeliver", 0)
+	cfg.FleetConcurrency = num(env, "FleetConcurrency", 0)
+	q, err := c.Queue(ctx, role.StringOr(env, "Queue", "faults"), cfg)
 	if err != nil {
 		return err
+	}
+	// Starts, when set, records "<id> <attempt>" as each handler starts;
+	// Timeline records "start|end <id> <unix nanoseconds>" around each.
+	var starts, timeline *os.File
+	for _, f := range []struct {
+		setting string
+		file    **os.File
+	}{{"Starts", &starts}, {"Timeline", &timeline}} {
+		if path := role.StringOr(env, f.setting, ""); path != "" {
+			if *f.file, err = os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+				return err
+			}
+			defer (*f.file).Close()
+		}
 	}
 	work := time.Duration(num(env, "WorkMs", 1)) * time.Millisecond
 	var idem *queue.Idempotency
@@ -44,6 +61,17 @@ func (faultRole) Run(ctx context.Context, env role.Env) error {
 		}
 	}
 	return q.Work(ctx, func(ctx context.Context, j *queue.Job) error {
+		if starts != nil {
+			if _, err := fmt.Fprintf(starts, "%s %d\n", j.ID, j.Attempt); err != nil {
+				return err
+			}
+		}
+		if timeline != nil {
+			if _, err := fmt.Fprintf(timeline, "start %s %d\n", j.ID, time.Now().UnixNano()); err != nil {
+				return err
+			}
+			defer func() { fmt.Fprintf(timeline, "end %s %d\n", j.ID, time.Now().UnixNano()) }()
+		}
 		if work > 0 {
 			select {
 			case <-ctx.Done():
@@ -64,7 +92,7 @@ func (faultRole) Run(ctx context.Context, env role.Env) error {
 		// one whose first run still holds the claim is retried later.
 		_, err := idem.Do(ctx, j.ID, record)
 		return err
-	}, queue.WorkerOptions{Concurrency: num(env, "Concurrency", 4)})
+	}, queue.WorkerOptions{Concurrency: num(env, "Concurrency", 4), DrainTimeout: time.Duration(num(env, "DrainMs", 0)) * time.Millisecond})
 }
 
 // queueConfig is the queue's config; the fault suite's enqueuer declares

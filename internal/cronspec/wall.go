@@ -1,11 +1,11 @@
-package tasks
+package cronspec
 
 import "time"
 
 // A CRON spec names wall-clock times of its time zone, and daylight saving
 // makes some wall-clock times happen twice (the hour repeated when clocks go
 // back) and others not at all (the hour skipped when they go forward). The
-// rules here, documented on Options and CronSchedule:
+// rules of Next, documented on tasks.CronSchedule:
 //
 //   - a repeated local time fires once, at its first occurrence;
 //   - a skipped local time fires once, at the first valid instant after it
@@ -21,16 +21,17 @@ import "time"
 // per-second spec skips up to one such time per second of it.
 const maxWallSteps = 1 << 17
 
-// next returns the first fire time strictly after t, or the zero time if
-// there is none within the parser's search limit (years).
-func (c *cronSchedule) next(t time.Time) time.Time {
-	w := asUTC(t.In(c.loc))
+// Next returns the first fire time strictly after t by cloudrole's
+// daylight-saving rules, or the zero time if there is none within the
+// parser's search limit (years).
+func (s *Spec) Next(t time.Time) time.Time {
+	w := asUTC(t.In(s.loc))
 	for range maxWallSteps {
-		fw := c.sched.Next(w)
+		fw := s.sched.Next(w)
 		if fw.IsZero() {
 			return fw
 		}
-		if at := wallInstant(fw, c.loc); at.After(t) {
+		if at := wallInstant(fw, s.loc); at.After(t) {
 			return at
 		}
 		w = fw
