@@ -153,12 +153,19 @@ func LoopbackOnly(r *http.Request) (string, error) {
 // credential exists that could allow it.
 var errNoTokens = errors.New("durable: actions over HTTP need an operator token, and none is configured (console.token or console.token_file); use the workflows verb of the role binary, or the Go API")
 
-// authorize applies Authorize, or the host's operator tokens, or
-// LoopbackOnly.
+// authorize applies Authorize, or else Operator.
 func (a *api) authorize(r *http.Request) (string, error) {
 	if a.o.Authorize != nil {
 		return a.o.Authorize(r)
 	}
+	return Operator(r)
+}
+
+// Operator is the rule the management API's actions follow by default: on
+// the host's server, the console's operator token (any address; refused
+// when none is configured); elsewhere LoopbackOnly. It returns who acts,
+// or an error (wrapping ErrUnauthorized when a token would do).
+func Operator(r *http.Request) (who string, err error) {
 	hc := hostctx.From(r.Context())
 	if hc == nil || hc.Operators == nil {
 		return LoopbackOnly(r)
@@ -183,6 +190,22 @@ func (a *api) authorizeRead(r *http.Request) error {
 		return nil
 	}
 	return fmt.Errorf("%w: reads from other machines need one too", ErrUnauthorized)
+}
+
+// RequireOperator guards a role's own route that starts or changes
+// orchestrations (a shop's "place an order") with Operator, as the
+// management API's actions are guarded: a refusal is answered 401 or 403
+// with a JSON error, and each action allowed is logged with who took it.
+func RequireOperator(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		who, err := Operator(r)
+		if err != nil {
+			refuse(w, err)
+			return
+		}
+		hostctx.Logger(r.Context(), nil).Info("durable: action", "method", r.Method, "path", r.URL.Path, "by", who)
+		next(w, r)
+	}
 }
 
 // refuse answers a request Authorize or AuthorizeRead refused.

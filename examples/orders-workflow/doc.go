@@ -16,15 +16,15 @@
 //	go run ./examples/orders-workflow workflows status order-3
 //	go run ./examples/orders-workflow workflows terminate cleanup "maintenance"
 //	curl -s localhost:8081/durable/instances/order-3         # the HTTP API: status, like Durable Functions'
-//	curl -s -d '{"id":"order-9","item":"mouse","qty":1,"amount":1900,"card":"4242"}' localhost:8081/orders
 //	open http://localhost:8081/durable/diag/                 # go-workflows' diagnostics UI
 //
 // Reads of the HTTP API are open to loopback; its actions (start, raise,
-// terminate, purge) need the console's operator token, as the jobs API's
-// do. Start the demo with one to approve over HTTP instead of the CLI:
+// terminate, purge) and the shop's own POST /orders need the console's
+// operator token, as the jobs API's do. Start the demo with one to approve over HTTP instead of the CLI:
 //
 //	CLOUDROLE_CONSOLE_TOKEN=demo-operator-token-1 go run ./examples/orders-workflow
 //	curl -si -H 'Authorization: Bearer demo-operator-token-1' -d '"bob"' localhost:8081/durable/instances/order-3/raiseEvent/approve
+//	curl -si -H 'Authorization: Bearer demo-operator-token-1' -d '{"id":"order-9","item":"mouse","qty":1,"amount":1900,"card":"4242"}' localhost:8081/orders
 //
 // Kill it (kill -9) while an order waits and run it again: the orders
 // resume where they were, activities that completed do not run again, and

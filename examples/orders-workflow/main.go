@@ -157,10 +157,11 @@ func demoOrders(env role.Env) ([]Order, error) {
 
 // Routes serves the orchestrations' management API (/durable/...) and the
 // shop's own POST /orders, which starts an order and answers like Durable
-// Functions' CreateCheckStatusResponse.
+// Functions' CreateCheckStatusResponse. Starting work is an action: it
+// needs the operator token, as the API's own start does.
 func (o *ordersWorkflow) Routes(mux *http.ServeMux) {
 	durable.Routes(mux, durable.HTTPOptions{})
-	mux.HandleFunc("POST /orders", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /orders", durable.RequireOperator(func(w http.ResponseWriter, r *http.Request) {
 		var ord Order
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&ord); err != nil || ord.ID == "" {
 			http.Error(w, "want an order as JSON with an id", http.StatusBadRequest)
@@ -184,7 +185,7 @@ func (o *ordersWorkflow) Routes(mux *http.ServeMux) {
 		default:
 			durable.CheckStatusResponse(w, r, "", ord.ID)
 		}
-	})
+	}))
 }
 
 func main() {

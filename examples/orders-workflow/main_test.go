@@ -23,6 +23,9 @@ import (
 // one is declined and compensated, one is refunded), the shop's own route
 // answers like CreateCheckStatusResponse, and with -exit-when-done the
 // demo stops by itself with code 0.
+// demoToken is the operator token the demo's config carries in the test.
+const demoToken = "orders-workflow-operator-token-1"
+
 func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the demo")
@@ -37,6 +40,7 @@ func TestDemo(t *testing.T) {
 health: {addr: "127.0.0.1:0"}
 nats: {listen: "127.0.0.1:-1"}
 settings: {CleanupEvery: 1s}
+console: {token: `+demoToken+`}
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +68,22 @@ settings: {CleanupEvery: 1s}
 	if addr == nil {
 		t.Fatalf("no health address in the log:\n%s", &second.stderr)
 	}
-	resp, err := http.Post("http://"+addr[1]+"/orders", "application/json", strings.NewReader(`{"id":"order-9","item":"mouse","qty":1,"amount":1900,"card":"4242"}`))
+	order := `{"id":"order-9","item":"mouse","qty":1,"amount":1900,"card":"4242"}`
+	// Without the operator token the order is refused, and not started.
+	resp, err := http.Post("http://"+addr[1]+"/orders", "application/json", strings.NewReader(order))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("POST /orders without the token: %d", resp.StatusCode)
+	}
+	if out, code := verb(t, bin, "workflows", "status", "order-9", "--config", cfg); code == 0 {
+		t.Fatalf("a refused order started:\n%s", out)
+	}
+	req, _ := http.NewRequest("POST", "http://"+addr[1]+"/orders", strings.NewReader(order))
+	req.Header.Set("Authorization", "Bearer "+demoToken)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
