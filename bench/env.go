@@ -18,29 +18,31 @@ import (
 
 // sizes scale every scenario.
 type sizes struct {
-	name        string
-	reps        int // pairwise repetitions (A B B A ...)
-	jobs        int // throughput jobs
-	durableJobs int // throughput jobs with fsync on every write
-	enqueue     int // enqueue-rate jobs
-	backlog     int // low-priority jobs waiting in the priority scenario
-	samples     int // latency samples
-	pickups     int // idle-pickup samples (asynq takes about a second each)
-	restarts    int // supervisor restarts measured
-	idleTasks   int // supervised idle tasks for the memory figure
-	concurrency int // workers in the queue scenarios, both sides
-	jobStarts   int // trigger-to-start samples of a job program
-	outputLines int // lines of the chatty program
-	scheduled   int // scheduled jobs per lateness run
-	flood       int // key A's jobs in the fairness scenario
-	floodB      int // key B's jobs after them
+	name           string
+	reps           int // pairwise repetitions (A B B A ...)
+	jobs           int // throughput jobs
+	durableJobs    int // throughput jobs with fsync on every write
+	enqueue        int // enqueue-rate jobs
+	backlog        int // low-priority jobs waiting in the priority scenario
+	samples        int // latency samples
+	pickups        int // idle-pickup samples (asynq takes about a second each)
+	restarts       int // supervisor restarts measured
+	idleTasks      int // supervised idle tasks for the memory figure
+	concurrency    int // workers in the queue scenarios, both sides
+	jobStarts      int // trigger-to-start samples of a job program
+	outputLines    int // lines of the chatty program
+	scheduled      int // scheduled jobs per lateness run
+	flood          int // key A's jobs in the fairness scenario
+	floodB         int // key B's jobs after them
+	orchestrations int // 3-activity chains per throughput run
+	chainSamples   int // chains timed one at a time per latency run
 }
 
 var (
 	quickSizes = sizes{name: "quick", reps: 3, jobs: 100_000, durableJobs: 10_000, enqueue: 5_000, backlog: 100_000, samples: 200, pickups: 30, restarts: 20_000, idleTasks: 10_000, concurrency: 64,
-		jobStarts: 50, outputLines: 200_000, scheduled: 100, flood: 100_000, floodB: 100}
+		jobStarts: 50, outputLines: 200_000, scheduled: 100, flood: 100_000, floodB: 100, orchestrations: 1_000, chainSamples: 100}
 	smokeSizes = sizes{name: "smoke", reps: 1, jobs: 1_000, durableJobs: 500, enqueue: 200, backlog: 1_000, samples: 20, pickups: 3, restarts: 500, idleTasks: 500, concurrency: 16,
-		jobStarts: 5, outputLines: 20_000, scheduled: 10, flood: 1_000, floodB: 10}
+		jobStarts: 5, outputLines: 20_000, scheduled: 10, flood: 1_000, floodB: 10, orchestrations: 50, chainSamples: 5}
 )
 
 // env holds what scenarios share: sizes, a temp dir and a Redis server.

@@ -19,12 +19,13 @@ func scenarios() []scenario {
 		{"priority under load", priorityUnderLoad},
 		{"supervisor", supervisor},
 		{"lifecycle", lifecycleRows},
-		{"durable mode", durable},
+		{"durable mode", durableMode},
 		{"console budgets", consoleBudgets},
 		{"jobs", jobsRows},
 		{"scheduled jobs", scheduledLateness},
 		{"unique jobs", uniqueness},
 		{"fairness by key", fairness},
+		{"orchestrations", orchestrations},
 	}
 }
 
@@ -223,7 +224,7 @@ func lifecycleRows(e *env) ([]row, error) {
 	return []row{mk("process start to /readyz 200, embedded NATS", cReady, pReady), mk("SIGTERM to exit, idle", cExit, pExit)}, nil
 }
 
-func durable(e *env) ([]row, error) {
+func durableMode(e *env) ([]row, error) {
 	n, c := e.sz.durableJobs, 256
 	a, b, r, err := pair(e.sz.reps,
 		e.withServer(true, func(u string) (float64, error) { return crThroughput(u, n, c) }),
