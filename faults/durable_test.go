@@ -137,35 +137,43 @@ func countSteps(t *testing.T, files ...string) stepTally {
 func waitChains(t *testing.T, h *durable.Hub, ids []string, limit time.Duration, progress func(done int)) time.Duration {
 	t.Helper()
 	deadline := time.Now().Add(limit)
-	pending := map[string]int{}
-	for i, id := range ids {
-		pending[id] = i
+	// Pending instances in the order they were started, which is about the
+	// order they complete in: a pass then sees completions as they happen,
+	// and progress hears of each one at once, so a test that acts at a
+	// count acts before the rest completes.
+	pending := make([]int, len(ids))
+	for i := range ids {
+		pending[i] = i
 	}
 	last, longest := time.Now(), time.Duration(0)
 	for len(pending) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		for id, i := range pending {
-			s, err := h.Status(ctx, id)
+		left := pending[:0]
+		for k, i := range pending {
+			s, err := h.Status(ctx, ids[i])
 			if err != nil {
-				break // the cluster may be electing: look again
+				left = append(left, pending[k:]...) // the cluster may be electing: look again
+				break
 			}
 			switch s.RuntimeStatus {
 			case durable.Completed:
 				if string(s.Output) != strconv.Itoa(i+6) {
-					t.Fatalf("%s completed with %s, want %d", id, s.Output, i+6)
+					t.Fatalf("%s completed with %s, want %d", ids[i], s.Output, i+6)
 				}
-				delete(pending, id)
 				last = time.Now()
+				if progress != nil {
+					progress(len(ids) - (len(pending) - k - 1) - len(left))
+				}
+				continue
 			case durable.Failed, durable.Terminated:
-				t.Fatalf("%s ended %s: %+v", id, s.RuntimeStatus, s.Failure)
+				t.Fatalf("%s ended %s: %+v", ids[i], s.RuntimeStatus, s.Failure)
 			}
+			left = append(left, i)
 		}
+		pending = left
 		cancel()
 		if gap := time.Since(last); gap > longest {
 			longest = gap
-		}
-		if progress != nil {
-			progress(len(ids) - len(pending))
 		}
 		if len(pending) == 0 {
 			break
