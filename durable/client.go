@@ -141,6 +141,12 @@ func (h *Hub) Terminate(ctx context.Context, instanceID, reason string) error {
 	if err := h.b.Terminate(ctx, instanceID, reason); err != nil {
 		return wrapErr(fmt.Sprintf("terminate %q", instanceID), err)
 	}
+	// Counted by name for metrics: one more read, on an operator's action.
+	name := ""
+	if d, err := h.b.Describe(ctx, instanceID); err == nil {
+		name = d.Name
+	}
+	h.wb.byName.add(name, func(o *OrchestratorFigures) { o.Terminated++ })
 	return nil
 }
 

@@ -35,7 +35,14 @@
 //     Running, Completed, ContinuedAsNew, Failed, Terminated), input,
 //     output, the failure, created and last-updated times.
 //   - RaiseEvent, Terminate (with a reason), Wait, Purge and List do what
-//     Durable Functions' client does.
+//     Durable Functions' client does; History reads an execution's events
+//     (type, time, a short summary) for an operator, and Hubs lists the
+//     hubs stored on a server. Open with NoCreate reads a hub without
+//     creating it (ErrNoHub when there is none), as the console does.
+//   - HubStatus counts executions by orchestrator name (started,
+//     completed, failed, continued as new where their tasks ran;
+//     terminated where Terminate was called), the figures package metrics
+//     exports.
 //   - Completing an orchestrator task is all or nothing: its history, its
 //     new state, the activities and timers it schedules and the events it
 //     sends are one write (see internal/jsbackend). A crash leaves the old

@@ -35,6 +35,9 @@ var (
 	// ErrUnauthorized is wrapped by an HTTPOptions.Authorize that wants a
 	// credential the request did not carry (answered 401).
 	ErrUnauthorized = errors.New("durable: this action needs an operator token (Authorization: Bearer <console.token>)")
+	// ErrNoHub: Open with NoCreate found no stream for the hub: no role
+	// on this NATS has opened it.
+	ErrNoHub = errors.New("durable: no such hub")
 	// ErrClosed: the hub was closed.
 	ErrClosed = errors.New("durable: hub closed")
 )

@@ -2,6 +2,7 @@ package durable
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/cschleiden/go-workflows/core"
 	"github.com/cschleiden/go-workflows/registry"
 	"github.com/cschleiden/go-workflows/worker"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cloudrole/cloudrole/durable/internal/excache"
 	"github.com/cloudrole/cloudrole/durable/internal/jsbackend"
@@ -44,7 +46,8 @@ type hubCounters struct {
 	started atomic.Int64 // instances started through this hub
 }
 
-// Open connects to the hub's stream, creating it if absent. With no
+// Open connects to the hub's stream, creating it if absent (unless
+// Options.NoCreate). With no
 // Options.Conn it uses the role's NATS connection: queue.Connect(ctx), so
 // call it from a hook (OnStart) or a route handler, whose context carries
 // the provider. Close releases it.
@@ -78,8 +81,12 @@ func Open(ctx context.Context, opts Options) (*Hub, error) {
 		MaxWait:   o.wait,
 		// A worker whose task was taken over must not keep the executor
 		// that ran ahead of the stored history.
-		OnLost: func(i *core.WorkflowInstance) { _ = h.cache.Evict(context.Background(), i) },
+		OnLost:   func(i *core.WorkflowInstance) { _ = h.cache.Evict(context.Background(), i) },
+		NoCreate: o.NoCreate,
 	}, bopts...)
+	if o.NoCreate && errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("durable: hub %q: %w", o.Hub, ErrNoHub)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("durable: hub %q: %w", o.Hub, err)
 	}

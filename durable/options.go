@@ -57,6 +57,12 @@ type Options struct {
 	// (queue.Connect with the context Open is given); a program without a
 	// host (a tool, a benchmark) passes its own. The hub never closes it.
 	Conn *nats.Conn
+	// NoCreate opens the hub only if its stream exists, as it is: Open
+	// fails with ErrNoHub otherwise, creating nothing. For readers (the
+	// console, a listing) that must leave no stream behind on a NATS where
+	// no role ever had this hub. Such a hub is for client calls: do not
+	// call Work on it.
+	NoCreate bool
 
 	// wait is how long one pull request for tasks waits on the server
 	// (tests shorten it so that a closing backend does not wait).

@@ -119,6 +119,9 @@ type HubStatus struct {
 	Started int64 `json:"started"`
 	// LastError is the last error completing a task, if any.
 	LastError string `json:"last_error,omitempty"`
+	// Orchestrators count executions by orchestrator name (see
+	// OrchestratorFigures), for metrics.
+	Orchestrators []OrchestratorFigures `json:"orchestrators,omitempty"`
 }
 
 // Figures returns the hub's status section.
@@ -128,7 +131,7 @@ func (h *Hub) Figures() HubStatus {
 		Hub: h.opts.Hub, Stream: h.b.Stream(), Queues: h.opts.Queues, Working: wb.running.Load(),
 		OrchestratorTasks: wb.inOrchestrations.Load(), OrchestratorTasksDone: wb.orchestrationsDone.Load(),
 		Activities: wb.inActivities.Load(), ActivitiesDone: wb.activitiesDone.Load(), ActivitiesFailed: wb.activitiesFailed.Load(),
-		Lost: wb.lost.Load(), Started: h.stats.started.Load(),
+		Lost: wb.lost.Load(), Started: h.stats.started.Load(), Orchestrators: wb.byName.list(),
 	}
 	if e := wb.lastErr.Load(); e != nil {
 		s.LastError = *e
@@ -145,6 +148,7 @@ type countingBackend struct {
 	inActivities, activitiesDone               atomic.Int64
 	activitiesFailed                           atomic.Int64
 	lastErr                                    atomic.Pointer[string]
+	byName                                     orchestratorCounts
 }
 
 func (c *countingBackend) note(err error) {
@@ -169,6 +173,7 @@ func (c *countingBackend) CompleteWorkflowTask(ctx context.Context, task *backen
 	switch {
 	case err == nil:
 		c.orchestrationsDone.Add(1)
+		c.byName.count(task, state, executed)
 	case errors.Is(err, jsbackend.ErrLost):
 		c.lost.Add(1)
 	default:

@@ -43,6 +43,11 @@ type Options struct {
 	// executor of that instance ran ahead of the stored history and must
 	// be dropped.
 	OnLost func(*core.WorkflowInstance)
+	// NoCreate opens the stream only if it exists, as it is (neither
+	// created nor updated): New fails with an error wrapping
+	// jetstream.ErrStreamNotFound otherwise. For a reader (a console)
+	// that must leave nothing behind on a NATS without orchestrations.
+	NoCreate bool
 }
 
 func (o *Options) defaults() {
@@ -128,8 +133,14 @@ func New(ctx context.Context, nc *nats.Conn, opts Options, bopts ...backend.Back
 		AllowAtomicPublish: true,
 		AllowMsgSchedules:  true,
 	}
-	info, err := ensureStream(ctx, js, cfg)
-	if err != nil {
+	var info *jetstream.StreamInfo
+	if opts.NoCreate {
+		s, err := js.Stream(ctx, cfg.Name)
+		if err != nil {
+			return nil, fmt.Errorf("jsbackend: stream %s: %w", cfg.Name, err)
+		}
+		info = s.CachedInfo()
+	} else if info, err = ensureStream(ctx, js, cfg); err != nil {
 		return nil, err
 	}
 	b := &Backend{

@@ -145,3 +145,13 @@ func (b *Backend) ExtendWorkflowTask(_ context.Context, task *backend.WorkflowTa
 	}
 	return d.msg.InProgress()
 }
+
+// TaskName is the orchestrator name of a workflow task this backend
+// handed out ("" for another backend's), so a caller can count by name
+// without reading the instance.
+func TaskName(task *backend.WorkflowTask) string {
+	if d, ok := task.CustomData.(*workflowTaskData); ok && d.v != nil && d.v.snap != nil {
+		return d.v.snap.Name
+	}
+	return ""
+}
