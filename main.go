@@ -119,6 +119,7 @@ func hostVerbs() []*verb {
 		{name: "restart", summary: "restart the service", flags: []string{"name"}, run: controlVerb("restart")},
 		{name: "status", summary: "show whether the service is running", flags: []string{"name"}, run: controlVerb("status")},
 		{name: "jobs", summary: "jobs of the running role: jobs | run NAME [ARGS] | get ID | wait ID | receive ID [--keep] | stop ID | history NAME", raw: true, run: jobsVerb},
+		ownVerb(&workflowsVerb),
 		{name: "help", summary: "show this help", run: func(_ context.Context, _ role.Role, _ *invocation, opts Options) int {
 			usage(opts.Stdout, opts)
 			return lifecycle.ExitOK

@@ -24,7 +24,7 @@ import (
 type Verb struct {
 	// Name is the command word: lower-case letters, digits and '-', not
 	// the name of a built-in verb (run, validate, install, uninstall,
-	// start, stop, restart, status, jobs, help).
+	// start, stop, restart, status, jobs, workflows, help).
 	Name string
 	// Summary is its line in the help, e.g. "list the dead letters".
 	Summary string
@@ -127,20 +127,25 @@ func checkVerbs(vs []Verb) error {
 func roleVerbs(vs []Verb) []*verb {
 	out := make([]*verb, 0, len(vs))
 	for i := range vs {
-		v := &vs[i]
-		out = append(out, &verb{name: v.Name, summary: v.Summary, own: v, run: func(ctx context.Context, _ role.Role, inv *invocation, opts Options) int {
-			cfg, _, code := loadConfig(inv, opts)
-			if cfg == nil {
-				return code
-			}
-			vc := &VerbContext{Name: opts.Name, Args: inv.args, Config: cfg, Stdout: opts.Stdout, Stderr: opts.Stderr}
-			defer vc.close()
-			ctx, stop := signalContext(ctx)
-			defer stop()
-			return v.Run(ctx, vc)
-		}})
+		out = append(out, ownVerb(&vs[i]))
 	}
 	return out
+}
+
+// ownVerb wraps a Verb (the role's, or a built-in one written as a Verb,
+// such as workflows) as a CLI verb: it parses its own arguments.
+func ownVerb(v *Verb) *verb {
+	return &verb{name: v.Name, summary: v.Summary, own: v, run: func(ctx context.Context, _ role.Role, inv *invocation, opts Options) int {
+		cfg, _, code := loadConfig(inv, opts)
+		if cfg == nil {
+			return code
+		}
+		vc := &VerbContext{Name: opts.Name, Args: inv.args, Config: cfg, Stdout: opts.Stdout, Stderr: opts.Stderr}
+		defer vc.close()
+		ctx, stop := signalContext(ctx)
+		defer stop()
+		return v.Run(ctx, vc)
+	}}
 }
 
 // takeConfig removes --config FILE, -c FILE and --config=FILE from args,

@@ -38,14 +38,17 @@ type sizes struct {
 	scheduled   int           // scheduled jobs per lateness run
 	flood       int           // key A's jobs in the fairness scenario
 	floodB      int           // key B's jobs after them
+	// 3-activity chains per throughput run, and chains timed one at a
+	// time per latency run.
+	orchestrations, chainSamples int
 }
 
 var (
 	quickSizes = sizes{name: "quick", reps: 3, fsyncFor: 1500 * time.Millisecond, e2eJobs: 20_000, jobs: 100_000, durableJobs: 10_000, backlogs: []int{10_000, 100_000, 1_000_000}, procJobs: 100_000, enqueue: 5_000, backlog: 100_000, samples: 200, pickups: 30, restarts: 20_000, idleTasks: 10_000, concurrency: 64,
-		jobStarts: 50, outputLines: 200_000, scheduled: 100, flood: 100_000, floodB: 100}
+		jobStarts: 50, outputLines: 200_000, scheduled: 100, flood: 100_000, floodB: 100, orchestrations: 1_000, chainSamples: 100}
 	smokeSizes = sizes{name: "smoke", reps: 1, fsyncFor: 200 * time.Millisecond, e2eJobs: 500, jobs: 1_000, durableJobs: 500,
 		backlogs: []int{2_000, 5_000}, procJobs: 2_000, enqueue: 200, backlog: 1_000, samples: 20, pickups: 3, restarts: 500, idleTasks: 500, concurrency: 16,
-		jobStarts: 5, outputLines: 20_000, scheduled: 10, flood: 1_000, floodB: 10}
+		jobStarts: 5, outputLines: 20_000, scheduled: 10, flood: 1_000, floodB: 10, orchestrations: 50, chainSamples: 5}
 )
 
 // env holds what scenarios share: sizes, a temp dir and the Redis servers.

@@ -25,12 +25,13 @@ func scenarios() []scenario {
 		{"supervisor", supervisor},
 		{"lifecycle", lifecycleRows},
 		{"server shutdown", serverShutdownRows},
-		{"durable mode", durable},
+		{"durable mode", durableMode},
 		{"console budgets", consoleBudgets},
 		{"jobs", jobsRows},
 		{"scheduled jobs", scheduledLateness},
 		{"unique jobs", uniqueness},
 		{"fairness by key", fairness},
+		{"orchestrations", orchestrations},
 	}
 }
 
@@ -261,7 +262,7 @@ func lifecycleRows(e *env) ([]row, error) {
 	return []row{mk("process start to /readyz 200, embedded NATS", "≤ 300 ms", cReady, pReady), mk("SIGTERM to exit, idle", "≤ 10 ms", cExit, pExit)}, nil
 }
 
-func durable(e *env) ([]row, error) {
+func durableMode(e *env) ([]row, error) {
 	n, c := e.sz.durableJobs, 256
 	a, b, r, err := pair(e.sz.reps,
 		e.withServer(true, func(u string) (float64, error) { return crThroughput(u, n, c) }),

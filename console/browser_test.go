@@ -24,7 +24,9 @@ import (
 // is re-queued by a click and leaves the list, a click without a token is
 // refused, a second instance appears in the fleet and, SIGKILLed, is
 // marked gone; a job (a program of the first instance's config) is run by
-// a click and its run page shows its output. With CLOUDROLE_SCREENSHOTS=DIR
+// a click and its run page shows its output; an orchestration waiting for
+// an event shows Running, the event is raised by a click and it shows
+// Completed. With CLOUDROLE_SCREENSHOTS=DIR
 // it saves the README's screenshots there.
 func TestConsoleInABrowser(t *testing.T) {
 	chromium := findChromium(t)
@@ -142,6 +144,25 @@ func TestConsoleInABrowser(t *testing.T) {
 	waitPage("the run's output, live", `!!document.querySelector(".output .ln.err") && document.querySelector(".output").innerText.includes("hello from the console") &&
 		document.querySelector("p.summary .state").innerText === "Completed"`)
 	shot(t, bctx, "console-job-run.png")
+
+	// An orchestration waiting for an event: shown Running; an operator
+	// raises the event by a click, and it shows Completed (live).
+	h := orderHub(t, ns.ClientURL(), "order-7")
+	do("orchestrations page", chromedp.Navigate(base+"/console/orchestrations"),
+		chromedp.WaitVisible(chromedp.CSS(`tr#orch-orders-order-7 .state.run-running`)))
+	do("the instance page", chromedp.Navigate(base+"/console/orchestrations/orders/order-7"), chromedp.WaitVisible(chromedp.CSS(`#raise`)))
+	if s := text("instance", `p.summary`); !strings.Contains(s, "Running") {
+		t.Fatalf("the instance page shows:\n%s", s)
+	}
+	do("raise by a click", chromedp.SendKeys(chromedp.CSS(`#event-name`), "approve"), chromedp.SendKeys(chromedp.CSS(`#event-data`), `"alice"`),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#raise").click()`))
+	waitPage("the notice", `!!document.querySelector("p.done") && document.querySelector("p.done").innerText.includes("raised approve on order-7")`)
+	waitPage("Completed, live", `!!document.querySelector("p.summary .state") && document.querySelector("p.summary .state").innerText === "Completed" &&
+		document.querySelector("#output").innerText.includes("order 7 approved by alice")`)
+	shot(t, bctx, "console-orchestration.png")
+	if st, err := h.Status(context.Background(), "order-7"); err != nil || st.RuntimeStatus != "Completed" {
+		t.Fatalf("the instance after the click: %+v, %v", st, err)
+	}
 }
 
 // demo is a running orders process.

@@ -33,8 +33,9 @@ type Host interface {
 type Options struct {
 	// Host is the host serving the console. Required.
 	Host Host
-	// Queues is the host's queue provider: the fleet, the queues and the
-	// jobs are read through it, once the role has connected. May be nil.
+	// Queues is the host's queue provider: the fleet, the queues, the
+	// jobs, the orchestrations and the schedules are read through it, once
+	// the role has connected. May be nil.
 	Queues *queue.Provider
 	// Tokens may act (and, off loopback, read). No tokens: every action
 	// is refused.
@@ -62,6 +63,8 @@ type Console struct {
 	jmu  sync.Mutex
 	jc   *jobs.Client  // opened once the jobs store exists (see jobsClient)
 	jcOn *queue.Client // the connection it was opened on
+
+	hc hubClients // the orchestration hubs, opened as they are read
 }
 
 // New returns a console. It starts nothing: mount it with Routes.
@@ -103,6 +106,9 @@ func (c *Console) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /console/jobs/{job}", c.read(c.jobPage))
 	mux.Handle("GET /console/jobs/{job}/runs/{id}", c.read(c.runPage))
 	mux.Handle("GET /console/jobs/{job}/runs/{id}/output", c.read(c.runOutput))
+	mux.Handle("GET /console/orchestrations", c.read(c.orchestrationsPage))
+	mux.Handle("GET /console/orchestrations/{hub}/{id}", c.read(c.orchestrationPage))
+	mux.Handle("GET /console/schedules", c.read(c.schedulesPage))
 	mux.Handle("GET /console/events", c.read(c.events))
 	mux.HandleFunc("GET /console/login", c.loginPage)
 	static, _ := fs.Sub(assets, "assets/static")
@@ -119,6 +125,10 @@ func (c *Console) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /console/queues/{name}/purge", act(c.purge))
 	mux.Handle("POST /console/jobs/{job}/run", act(c.runJob))
 	mux.Handle("POST /console/jobs/{job}/runs/{id}/stop", act(c.stopRun))
+	mux.Handle("POST /console/orchestrations/{hub}/{id}/raise", act(c.raiseEvent))
+	mux.Handle("POST /console/orchestrations/{hub}/{id}/terminate", act(c.terminate))
+	mux.Handle("POST /console/orchestrations/{hub}/{id}/purge", act(c.purgeInstance))
+	mux.Handle("POST /console/queues/{name}/schedules/{schedule}/remove", act(c.removeSchedule))
 	mux.Handle("POST /console/freeze", act(c.freeze))
 	mux.Handle("POST /console/unfreeze", act(c.unfreeze))
 }

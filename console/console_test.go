@@ -227,7 +227,8 @@ func TestClosedReads(t *testing.T) {
 	f := start(t, false)
 	c := f.srv.Client()
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	for _, u := range []string{"/console/queues", "/console/jobs", "/console/jobs/report/runs/report.20200101T000000Z-abcdef/output"} {
+	for _, u := range []string{"/console/queues", "/console/jobs", "/console/jobs/report/runs/report.20200101T000000Z-abcdef/output",
+		"/console/orchestrations", "/console/orchestrations/orders/x", "/console/schedules", "/console/events?view=orchestrations"} {
 		resp, err := c.Get(f.srv.URL + u)
 		if err != nil {
 			t.Fatal(err)

@@ -149,6 +149,12 @@ func (c *Console) viewOf(q url.Values) (view, bool) {
 		return c.jobView(q.Get("job"), q.Get("state")), true
 	case "run":
 		return c.runView(q.Get("job"), q.Get("id")), true
+	case "orchestrations":
+		return c.orchestrationsView(q.Get("status")), true
+	case "orchestration":
+		return c.orchestrationView(q.Get("hub"), q.Get("id")), true
+	case "schedules":
+		return c.schedulesView(), true
 	}
 	return view{}, false
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloudrole/cloudrole/durable"
 	"github.com/cloudrole/cloudrole/jobs"
 	"github.com/cloudrole/cloudrole/lifecycle"
 )
@@ -17,7 +18,7 @@ import (
 // page is what every template gets.
 type page struct {
 	Title   string
-	Nav     string // the menu entry to mark: fleet, queues or jobs
+	Nav     string // the menu entry to mark: fleet, queues, jobs, orchestrations or schedules
 	Who     string // the operator logged in, "" if none
 	CanAct  bool   // tokens are configured: show the action buttons
 	Error   string // what went wrong with the last action
@@ -54,8 +55,9 @@ var funcs = template.FuncMap{
 		}
 		return s[:n] + "…"
 	},
-	"runCls": runClass,
-	"runDur": func(r jobs.Run) string { return dur(r.Duration(time.Now())) },
+	"runCls":  runClass,
+	"orchCls": orchClass,
+	"runDur":  func(r jobs.Run) string { return dur(r.Duration(time.Now())) },
 	"runAgo": func(r jobs.Run) string {
 		t := r.StartedAt
 		if t.IsZero() {
@@ -83,6 +85,23 @@ func runClass(s jobs.State) string {
 		return "run-lost"
 	}
 	return "run-idle" // NotStarted, Stopped
+}
+
+// orchClass is the CSS class of an orchestration's runtimeStatus, in the
+// colours of the run states: green done, blue running, red failed, amber
+// ended by an operator, grey waiting.
+func orchClass(s durable.RuntimeStatus) string {
+	switch s {
+	case durable.Completed:
+		return "run-ok"
+	case durable.Running:
+		return "run-running"
+	case durable.Failed:
+		return "run-failed"
+	case durable.Terminated:
+		return "run-lost"
+	}
+	return "run-idle" // Pending, ContinuedAsNew
 }
 
 // runResult is a run's error, else its exit code, as the jobs verb shows.

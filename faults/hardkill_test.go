@@ -106,6 +106,23 @@ func (p *natsProc) kill() {
 	p.cmd = nil
 }
 
+// terminate sends SIGTERM, on which the server shuts down gracefully
+// (handing its leaderships to the others, as Shutdown does in process),
+// and waits until it is gone.
+func (p *natsProc) terminate() {
+	p.t.Helper()
+	if p.cmd == nil {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(waitTimeout):
+		p.t.Fatalf("nats-server %s did not exit on SIGTERM within %v:\n%s", p.name, waitTimeout, p.logs)
+	}
+	p.cmd = nil
+}
+
 func (p *natsProc) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", p.port) }
 
 // readinessWatch polls workers' /readyz (nothing notifies us of a

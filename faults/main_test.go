@@ -15,9 +15,10 @@ import (
 
 // The binaries of the process scenarios, built once: internal/testrole
 // (lifecycle behaviour by settings), internal/faultrole (a queue worker
-// that records every job it finished) and internal/natsserver (a
-// nats-server process, to be SIGKILLed).
-var testroleBin, faultroleBin, natsserverBin string
+// that records every job it finished), internal/natsserver (a
+// nats-server process, to be SIGKILLed) and internal/durablerole (a
+// durable hub's worker that records every activity it ran).
+var testroleBin, faultroleBin, natsserverBin, durableroleBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "cloudrole-faults")
@@ -28,9 +29,10 @@ func TestMain(m *testing.M) {
 	testroleBin = filepath.Join(dir, "testrole")
 	faultroleBin = filepath.Join(dir, "faultrole")
 	natsserverBin = filepath.Join(dir, "natsserver")
+	durableroleBin = filepath.Join(dir, "durablerole")
 	build := exec.Command("go", "build", "-o", dir+"/",
 		"github.com/cloudrole/cloudrole/internal/testrole", "github.com/cloudrole/cloudrole/internal/faultrole",
-		"github.com/cloudrole/cloudrole/internal/natsserver")
+		"github.com/cloudrole/cloudrole/internal/natsserver", "github.com/cloudrole/cloudrole/internal/durablerole")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building the role binaries:", err)

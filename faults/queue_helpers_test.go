@@ -125,6 +125,13 @@ func startWorker(t *testing.T, dir, url, effects string, settings map[string]str
 // with an embedded server finds its store again.
 func startRole(t *testing.T, dir, natsYAML, effects string, settings map[string]string) *worker {
 	t.Helper()
+	return startBinary(t, faultroleBin, dir, natsYAML, effects, settings)
+}
+
+// startBinary runs a role binary (faultrole, durablerole) as startRole
+// does.
+func startBinary(t *testing.T, bin, dir, natsYAML, effects string, settings map[string]string) *worker {
+	t.Helper()
 	var set strings.Builder
 	for k, v := range settings {
 		fmt.Fprintf(&set, "  %s: %q\n", k, v)
@@ -136,7 +143,7 @@ func startRole(t *testing.T, dir, natsYAML, effects string, settings map[string]
 		t.Fatal(err)
 	}
 	w := &worker{t: t, exited: make(chan struct{}), logs: &testutil.Buffer{}, health: make(chan string, 1), effects: effects}
-	w.cmd = exec.Command(faultroleBin, "run", "--config", cfg)
+	w.cmd = exec.Command(bin, "run", "--config", cfg)
 	w.cmd.Env = append(os.Environ(), "CLOUDROLE_CONFIG=")
 	stderr, err := w.cmd.StderrPipe()
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cloudrole/cloudrole/health"
 	"github.com/cloudrole/cloudrole/internal/hostctx"
+	"github.com/cloudrole/cloudrole/internal/opauth"
 	"github.com/cloudrole/cloudrole/queue"
 	"github.com/cloudrole/cloudrole/role"
 )
@@ -32,7 +33,11 @@ func (h *Host) handler() (http.Handler, error) {
 			return nil, err
 		}
 	}
-	base := queue.WithProvider(hostctx.With(context.Background(), hostctx.New(h.opts.Logger, h.status)), h.queues)
+	hc := hostctx.New(h.opts.Logger, h.status)
+	// Routes that act on the role (durable's management API) check the
+	// operator tokens the jobs API and the console check.
+	hc.Operators = &hostctx.Operators{Configured: len(h.tokens) > 0, Who: func(r *http.Request) string { return opauth.Who(h.tokens, r) }}
+	base := queue.WithProvider(hostctx.With(context.Background(), hc), h.queues)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if health.Owns(r.URL.Path) {
 			probe.ServeHTTP(w, r)

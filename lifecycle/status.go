@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/cloudrole/cloudrole/durable"
 	"github.com/cloudrole/cloudrole/fleet"
 	"github.com/cloudrole/cloudrole/jobs"
 	"github.com/cloudrole/cloudrole/queue"
@@ -48,6 +49,9 @@ type Status struct {
 	// queue), with their queue's figures.
 	Workers []queue.WorkerStatus `json:"workers,omitempty"`
 
+	// Durable are the orchestration hubs working in this instance
+	// (package durable): their tasks running and done.
+	Durable []durable.HubStatus `json:"durable,omitempty"`
 	// Jobs is the instance's job runner (package jobs): its jobs, what
 	// runs here, and job folders that could not be loaded.
 	Jobs *jobs.Status `json:"jobs,omitempty"`
@@ -147,6 +151,8 @@ func (s *Status) sections(snap map[string]any) {
 			s.Tasks = append(s.Tasks, v)
 		case queue.WorkerStatus:
 			s.Workers = append(s.Workers, v)
+		case durable.HubStatus:
+			s.Durable = append(s.Durable, v)
 		case jobs.Status:
 			s.Jobs = &v
 		default:

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cloudrole/cloudrole/durable"
+	"github.com/cloudrole/cloudrole/jobs"
 	"github.com/cloudrole/cloudrole/lifecycle"
 	"github.com/cloudrole/cloudrole/tasks"
 )
@@ -17,7 +19,9 @@ func TestDashboardQueriesExist(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := New(Options{Status: func() lifecycle.Status {
-		return lifecycle.Status{Tasks: []tasks.GroupStatus{{Name: "g", Tasks: []tasks.TaskStatus{{Name: "t"}}}}}
+		return lifecycle.Status{Tasks: []tasks.GroupStatus{{Name: "g", Tasks: []tasks.TaskStatus{{Name: "t"}}}},
+			Jobs:    &jobs.Status{Jobs: []jobs.JobStatus{{Name: "j"}}},
+			Durable: []durable.HubStatus{{Hub: "h", Orchestrators: []durable.OrchestratorFigures{{Name: "o"}}}}}
 	}})
 	defer m.Close()
 	// Vectors appear once they have a series.

@@ -12,7 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
+	"github.com/cloudrole/cloudrole/durable"
 	crtest "github.com/cloudrole/cloudrole/internal/testutil"
+	"github.com/cloudrole/cloudrole/jobs"
 	"github.com/cloudrole/cloudrole/lifecycle"
 	"github.com/cloudrole/cloudrole/queue"
 	"github.com/cloudrole/cloudrole/tasks"
@@ -32,6 +34,9 @@ func TestMetrics(t *testing.T) {
 	status := lifecycle.Status{
 		State: lifecycle.StateRunning, Ready: true, Recycles: 3, ConsecutiveFailures: 1,
 		Tasks: []tasks.GroupStatus{{Name: "orders", Tasks: []tasks.TaskStatus{{Name: "worker", Restarts: 2, Panics: 1, Runs: 3}}}},
+		Jobs:  &jobs.Status{Jobs: []jobs.JobStatus{{Name: "report", Started: 5, Completed: 3, Failed: 1, Stopped: 1, Running: []string{"report.20260101T000000Z-abcdef"}}}},
+		Durable: []durable.HubStatus{{Hub: "orders", ActivitiesDone: 7, ActivitiesFailed: 2,
+			Orchestrators: []durable.OrchestratorFigures{{Name: "approval", Started: 4, Completed: 2, Failed: 1, Terminated: 1}}}},
 	}
 	m := New(Options{Status: func() lifecycle.Status { s := status; s.NATS = p.Status(); return s }, Queues: p})
 	defer m.Close()
@@ -102,6 +107,17 @@ func TestMetrics(t *testing.T) {
 		`cloudrole_queue_wait_seconds_count{queue="mail"} 2`,
 		`cloudrole_queue_jobs_waiting{level="0",queue="mail"} 0`,
 		`cloudrole_nats_connected 1`,
+		`cloudrole_job_runs_started_total{job="report"} 5`,
+		`cloudrole_job_runs_completed_total{job="report"} 3`,
+		`cloudrole_job_runs_failed_total{job="report"} 1`,
+		`cloudrole_job_runs_stopped_total{job="report"} 1`,
+		`cloudrole_orchestrations_started_total{hub="orders",orchestrator="approval"} 4`,
+		`cloudrole_orchestrations_completed_total{hub="orders",orchestrator="approval"} 2`,
+		`cloudrole_orchestrations_failed_total{hub="orders",orchestrator="approval"} 1`,
+		`cloudrole_orchestrations_terminated_total{hub="orders",orchestrator="approval"} 1`,
+		`cloudrole_orchestrations_continued_as_new_total{hub="orders",orchestrator="approval"} 0`,
+		`cloudrole_orchestration_activities_total{hub="orders"} 7`,
+		`cloudrole_orchestration_activity_failures_total{hub="orders"} 2`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(string(body), want) {
@@ -110,5 +126,8 @@ func TestMetrics(t *testing.T) {
 	}
 	if strings.Contains(string(body), "no such mailbox") {
 		t.Error("an error text reached a label")
+	}
+	if strings.Contains(string(body), "report.2026") {
+		t.Error("a run ID reached a label")
 	}
 }

@@ -29,6 +29,23 @@ var (
 	descInFlight = desc("queue_jobs_in_flight", "Jobs this process's workers are running, by queue.", "queue")
 	descNATSUp   = desc("nats_connected", "1 while the NATS connection is up (0 before the role first connects).")
 	descReconn   = desc("nats_reconnects_total", "Reconnections of the NATS connection.")
+
+	// Job runs (package jobs), by job name, as this instance's runner
+	// counts them: runs started and ended here since it started.
+	descRunsStarted   = desc("job_runs_started_total", "Job runs started on this instance, by job.", "job")
+	descRunsCompleted = desc("job_runs_completed_total", "Job runs that ended Completed on this instance, by job.", "job")
+	descRunsFailed    = desc("job_runs_failed_total", "Job runs that ended Failed on this instance, by job.", "job")
+	descRunsStopped   = desc("job_runs_stopped_total", "Job runs that ended Stopped on this instance, by job.", "job")
+
+	// Orchestrations (package durable), by hub and orchestrator name, as
+	// the hubs this instance works count them (durable.OrchestratorFigures).
+	descOrchStarted   = desc("orchestrations_started_total", "Orchestration executions whose first task ran on this instance, by hub and orchestrator.", "hub", "orchestrator")
+	descOrchCompleted = desc("orchestrations_completed_total", "Orchestration executions that completed on this instance, by hub and orchestrator.", "hub", "orchestrator")
+	descOrchFailed    = desc("orchestrations_failed_total", "Orchestration executions that failed on this instance, by hub and orchestrator.", "hub", "orchestrator")
+	descOrchContinued = desc("orchestrations_continued_as_new_total", "Orchestration executions that continued as new on this instance, by hub and orchestrator.", "hub", "orchestrator")
+	descOrchTerm      = desc("orchestrations_terminated_total", "Orchestration instances terminated through this instance's hubs, by hub and orchestrator.", "hub", "orchestrator")
+	descActivities    = desc("orchestration_activities_total", "Activity executions completed on this instance (failed ones included), by hub.", "hub")
+	descActFailed     = desc("orchestration_activity_failures_total", "Activity executions that returned an error on this instance, by hub.", "hub")
 )
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -44,7 +61,9 @@ var hostStates = []lifecycle.State{
 
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descState, descReady, descBusy, descFrozen, descUptime, descStreak, descRecycled,
-		descRestarts, descPanics, descRuns, descWaiting, descInFlight, descNATSUp, descReconn} {
+		descRestarts, descPanics, descRuns, descWaiting, descInFlight, descNATSUp, descReconn,
+		descRunsStarted, descRunsCompleted, descRunsFailed, descRunsStopped,
+		descOrchStarted, descOrchCompleted, descOrchFailed, descOrchContinued, descOrchTerm, descActivities, descActFailed} {
 		ch <- d
 	}
 }
@@ -95,6 +114,35 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descNATSUp, b2f(s.NATS.State == "connected"))
 	count(descReconn, float64(s.NATS.Reconnects))
+	if s.Jobs != nil {
+		for _, j := range s.Jobs.Jobs {
+			if k := "job\x00" + j.Name; seen[k] {
+				continue
+			} else {
+				seen[k] = true
+			}
+			count(descRunsStarted, float64(j.Started), j.Name)
+			count(descRunsCompleted, float64(j.Completed), j.Name)
+			count(descRunsFailed, float64(j.Failed), j.Name)
+			count(descRunsStopped, float64(j.Stopped), j.Name)
+		}
+	}
+	for _, h := range s.Durable {
+		if k := "hub\x00" + h.Hub; seen[k] {
+			continue
+		} else {
+			seen[k] = true
+		}
+		count(descActivities, float64(h.ActivitiesDone), h.Hub)
+		count(descActFailed, float64(h.ActivitiesFailed), h.Hub)
+		for _, o := range h.Orchestrators {
+			count(descOrchStarted, float64(o.Started), h.Hub, o.Name)
+			count(descOrchCompleted, float64(o.Completed), h.Hub, o.Name)
+			count(descOrchFailed, float64(o.Failed), h.Hub, o.Name)
+			count(descOrchContinued, float64(o.ContinuedAsNew), h.Hub, o.Name)
+			count(descOrchTerm, float64(o.Terminated), h.Hub, o.Name)
+		}
+	}
 }
 
 func b2f(b bool) float64 {

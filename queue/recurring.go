@@ -49,8 +49,8 @@ type Schedule struct {
 	// <Name>.<fire time, 20060102T150405Z>.
 	Name string
 	// Cron is a 6-field NCRONTAB pattern, seconds first ("0 */5 * * * *":
-	// every five minutes), as Azure Functions and WebJobs take it, or one
-	// of @yearly, @monthly, @weekly, @daily, @hourly. Set Cron or Every.
+	// every five minutes), as Azure Functions and WebJobs take it (no
+	// descriptors such as @daily: write "0 0 0 * * *"). Set Cron or Every.
 	Cron string
 	// TimeZone is the IANA time zone Cron is read in ("Europe/Amsterdam");
 	// empty means UTC. Not with Every.

@@ -215,3 +215,20 @@ func (q *Queue) scheduled(ctx context.Context, id string) (s JobStatus, ok bool,
 	}
 	return s, true, nil
 }
+
+// ScheduledJobs counts the queue's scheduled jobs (WithDelay, WithAt, a
+// snooze) not yet due, at every level: one request to the server, which
+// answers with a count per job (a subject each), so it costs in proportion
+// to the jobs waiting for their time. Recurring schedules are not counted
+// (Schedules lists them).
+func (q *Queue) ScheduledJobs(ctx context.Context) (uint64, error) {
+	info, err := q.sched.Info(ctx, jetstream.WithSubjectFilter("cloudrole.sched."+q.name+".at.>"))
+	if err != nil {
+		return 0, fmt.Errorf("queue %q: scheduled jobs: %w", q.name, orClosed(err))
+	}
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return n, nil
+}

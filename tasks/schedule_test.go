@@ -299,7 +299,7 @@ func TestAddRejectsBadInput(t *testing.T) {
 		{"garbage", func() error { return g.Cron("c", "every five minutes", nop) },
 			[]string{`has 3 fields`, form}},
 		{"out of range", func() error { return g.Cron("c", "0 61 * * * *", nop) },
-			[]string{`"0 61 * * * *": minute field "61"`, "maximum (59)", form}},
+			[]string{`"0 61 * * * *": minute field "61"`, "out of range: want 0 to 59", form}},
 		{"bad token", func() error { return g.Cron("c", "0 */x * * * *", nop) },
 			[]string{`"0 */x * * * *"`, form}},
 		{"seven fields", func() error { return g.Cron("c", "0 0 0 * * * 2026", nop) },

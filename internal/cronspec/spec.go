@@ -18,13 +18,14 @@ const Form = `6 fields "second minute hour day month day-of-week", e.g. "0 */5 *
 var ErrNeverFires = errors.New("never fires")
 
 // fields are the fields of a spec, in order, with the parser option that
-// reads each alone.
+// reads each alone and the range of its numbers.
 var fields = [6]struct {
-	name string
-	opt  cron.ParseOption
+	name     string
+	opt      cron.ParseOption
+	min, max int
 }{
-	{"second", cron.Second}, {"minute", cron.Minute}, {"hour", cron.Hour},
-	{"day", cron.Dom}, {"month", cron.Month}, {"day-of-week", cron.Dow},
+	{"second", cron.Second, 0, 59}, {"minute", cron.Minute, 0, 59}, {"hour", cron.Hour, 0, 23},
+	{"day", cron.Dom, 1, 31}, {"month", cron.Month, 1, 12}, {"day-of-week", cron.Dow, 0, 7},
 }
 
 // Spec is a parsed spec read in a time zone. Safe for concurrent use.
@@ -65,7 +66,7 @@ func Parse(spec string, loc *time.Location, now time.Time) (*Spec, error) {
 	parts[4], parts[5] = numberNames(parts[4], monthNames), numberNames(parts[5], dayNames)
 	// Each field alone first, to say which one is wrong.
 	for i, f := range parts {
-		err := checkField(f)
+		err := checkField(f, fields[i].min, fields[i].max)
 		if err == nil {
 			_, err = cron.NewParser(fields[i].opt).Parse(f)
 		}
@@ -87,15 +88,23 @@ func Parse(spec string, loc *time.Location, now time.Time) (*Spec, error) {
 // checkField refuses what the parser would accept or explain in its own
 // terms: empty list items ("0,,1" silently meant "0,1"), and the Quartz
 // extensions L, W, # and H, which NCRONTAB does not have (the parser's
-// message names options a user cannot set).
-func checkField(f string) error {
+// message names options a user cannot set), and a start out of range
+// before a step ("60/4" in seconds), which the parser lets through and
+// then never or wrongly fires.
+func checkField(f string, lo, hi int) error {
 	for _, item := range strings.Split(f, ",") {
 		if item == "" {
 			return errors.New("empty item in the list (a comma with nothing on one side)")
 		}
+		values, _, _ := strings.Cut(item, "/")
 		for _, part := range strings.FieldsFunc(item, func(r rune) bool { return r == '-' || r == '/' }) {
 			if strings.ContainsAny(strings.ToUpper(part), "LW#H") {
 				return fmt.Errorf("%q is Quartz syntax (L last, W weekday, # nth weekday, H hash); NCRONTAB has none of it: list the days or weekdays instead", part)
+			}
+		}
+		for _, part := range strings.Split(values, "-") {
+			if n, err := strconv.Atoi(part); err == nil && (n < lo || n > hi) {
+				return fmt.Errorf("%d is out of range: want %d to %d", n, lo, hi)
 			}
 		}
 	}

@@ -17,6 +17,8 @@ func TestParseErrors(t *testing.T) {
 		"* * * * *":          `prefix it with "0 ", as in "0 * * * * *"`,
 		"0 */5 * * * * *":    "has 7 fields",
 		"61 * * * * *":       `second field "61"`,
+		"159/4 * * * * *":    `second field "159/4": 159 is out of range: want 0 to 59`,
+		"0 60/4 * * * *":     `minute field "60/4"`,
 		"0 0 25 * * *":       `hour field "25"`,
 		"0 0 0 0 * *":        `day field "0"`,
 		"0 0 0 * foo *":      `month field "foo"`,

@@ -3,6 +3,7 @@ package hostctx
 import (
 	"context"
 	"log/slog"
+	"net/http"
 )
 
 // Host is the host's side of a role instance, as seen by library packages.
@@ -12,6 +13,21 @@ type Host struct {
 	// Status collects status sections for /status; never nil in a Host
 	// made by New.
 	Status *Registry
+	// Operators recognises the host's operators on HTTP requests to its
+	// server; nil where no host serves the request.
+	Operators *Operators
+}
+
+// Operators is the host's check of operator credentials (the console's
+// tokens: console.token, console.token_file), so that a library's routes
+// on the host's server ask for the same credentials as the console and
+// the jobs API.
+type Operators struct {
+	// Configured says whether any operator token is configured: with
+	// none, no HTTP request can be an operator's.
+	Configured bool
+	// Who returns the name of the operator token r carries, or "".
+	Who func(r *http.Request) string
 }
 
 // New returns a Host with the given logger (discarding if nil) and registry
