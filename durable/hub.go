@@ -58,12 +58,15 @@ func Open(ctx context.Context, opts Options) (*Hub, error) {
 	}
 	log := hostctx.Logger(ctx, o.Logger).With("hub", o.Hub)
 	nc := o.Conn
+	var synced func(context.Context) error
 	if nc == nil {
 		qc, err := queue.Connect(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("durable: hub %q: %w", o.Hub, err)
 		}
-		nc = qc.Conn()
+		// The role's embedded server may sync through a group commit:
+		// a history write counts as stored once that has it on disk.
+		nc, synced = qc.Conn(), qc.Synced
 	}
 	h := &Hub{opts: o, log: log, cache: excache.New(o.ExecutorCache, executorTTL),
 		orchestrators: map[string]any{}, activities: map[string]bool{}}
@@ -83,6 +86,7 @@ func Open(ctx context.Context, opts Options) (*Hub, error) {
 		// that ran ahead of the stored history.
 		OnLost:   func(i *core.WorkflowInstance) { _ = h.cache.Evict(context.Background(), i) },
 		NoCreate: o.NoCreate,
+		Synced:   synced,
 	}, bopts...)
 	if o.NoCreate && errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, fmt.Errorf("durable: hub %q: %w", o.Hub, ErrNoHub)

@@ -56,6 +56,10 @@ type Options struct {
 	// Conn is the NATS connection to use. Defaults to the role's
 	// (queue.Connect with the context Open is given); a program without a
 	// host (a tool, a benchmark) passes its own. The hub never closes it.
+	// With the role's connection a history write counts as stored once the
+	// embedded server's group commit has it on disk (sync "always"); with
+	// a connection of its own the hub relies on the server's
+	// acknowledgement, so that server's sync policy decides.
 	Conn *nats.Conn
 	// NoCreate opens the hub only if its stream exists, as it is: Open
 	// fails with ErrNoHub otherwise, creating nothing. For readers (the

@@ -376,6 +376,15 @@ func newClient(nc *nats.Conn, log *slog.Logger) (*Client, error) {
 // Conn returns the underlying NATS connection. Do not close it.
 func (c *Client) Conn() *nats.Conn { return c.nc }
 
+// Synced returns once every write the server acknowledged before the call
+// is on disk, or with ctx's error. With the embedded server under Sync
+// "always" on Linux it waits for the next group commit (see Options.Sync);
+// otherwise the server syncs by its own policy and Synced returns nil at
+// once. For code that writes through Conn or JetStream itself and must
+// not report a write as stored before it is durable, as Enqueue does.
+// Safe for concurrent use.
+func (c *Client) Synced(ctx context.Context) error { return c.commit.wait(ctx) }
+
 // JetStream returns the JetStream context of the connection.
 func (c *Client) JetStream() jetstream.JetStream { return c.js }
 

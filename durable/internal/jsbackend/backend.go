@@ -48,6 +48,12 @@ type Options struct {
 	// jetstream.ErrStreamNotFound otherwise. For a reader (a console)
 	// that must leave nothing behind on a NATS without orchestrations.
 	NoCreate bool
+	// Synced, if set, is called after every acknowledged write, before the
+	// write is reported stored: it returns once that write is on disk (a
+	// server whose writes are synced by a group commit outside it, as
+	// cloudrole's embedded server under sync "always"). Nil: the server's
+	// acknowledgement is enough.
+	Synced func(context.Context) error
 }
 
 func (o *Options) defaults() {
@@ -148,7 +154,7 @@ func New(ctx context.Context, nc *nats.Conn, opts Options, bopts ...backend.Back
 		bopts:     backend.ApplyOptions(bopts...),
 		n:         n,
 		js:        js,
-		st:        &store{nc: nc, stream: n.stream, direct: info.Config.Replicas <= 1, reqTimeout: opts.RequestTimeout},
+		st:        &store{nc: nc, stream: n.stream, direct: info.Config.Replicas <= 1, reqTimeout: opts.RequestTimeout, synced: opts.Synced},
 		prepared:  map[string]bool{},
 		appending: map[string][]*appendReq{},
 		running:   map[string]*runningActivity{},

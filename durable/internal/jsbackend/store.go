@@ -32,6 +32,9 @@ type store struct {
 	direct bool // reads by direct get: the stream has one replica
 	// reqTimeout bounds one request when ctx has no deadline.
 	reqTimeout time.Duration
+	// synced, if set, waits until acknowledged writes are on disk (see
+	// Options.Synced).
+	synced func(context.Context) error
 }
 
 var (
@@ -211,7 +214,21 @@ func (s *store) publish(ctx context.Context, m *nats.Msg) (*pubAck, error) {
 		}
 		return nil, fmt.Errorf("jsbackend: publish %s: %w", m.Subject, err)
 	}
-	return decodeAck(r)
+	return s.durable(ctx, r)
+}
+
+// durable decodes the server's answer to a write and, once it says
+// stored, waits for the write to be on disk where a group commit outside
+// the server does that.
+func (s *store) durable(ctx context.Context, r *nats.Msg) (*pubAck, error) {
+	ack, err := decodeAck(r)
+	if err != nil || s.synced == nil {
+		return ack, err
+	}
+	if err := s.synced(ctx); err != nil {
+		return nil, fmt.Errorf("jsbackend: stored but not confirmed on disk: %w", err)
+	}
+	return ack, nil
 }
 
 func decodeAck(r *nats.Msg) (*pubAck, error) {
@@ -281,7 +298,7 @@ func (s *store) publishBatch(ctx context.Context, msgs []*nats.Msg) (*pubAck, er
 		if err != nil {
 			return nil, fmt.Errorf("jsbackend: publish batch: %w", err)
 		}
-		return decodeAck(r)
+		return s.durable(ctx, r)
 	}
 	panic("unreachable")
 }
