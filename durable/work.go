@@ -70,10 +70,13 @@ func (h *Hub) Work(ctx context.Context) error {
 	}
 	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
+	// Before Start: its pollers may finish a task before it returns, and
+	// the status must not show a hub idle that has done work.
+	h.wb.running.Store(true)
 	if err := h.w.Start(wctx); err != nil {
+		h.wb.running.Store(false)
 		return fmt.Errorf("durable: hub %q: starting the workers: %w", h.opts.Hub, err)
 	}
-	h.wb.running.Store(true)
 	h.log.Info("durable: workers started", "queues", h.opts.Queues,
 		"max_orchestrations", h.opts.MaxOrchestrations, "max_activities", h.opts.MaxActivities)
 	<-ctx.Done()

@@ -31,7 +31,7 @@ import (
 // server's reply; a consumer handles one connection's acks in order, so
 // that reply confirms the whole group. The worker counts finished jobs
 // until their group is confirmed and starts no new job while more than
-// its window of them are unconfirmed (see worker.held).
+// its window of them are unconfirmed (see executor.held).
 type acker struct {
 	nc      *nats.Conn
 	log     *slog.Logger
