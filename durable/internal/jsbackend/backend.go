@@ -105,9 +105,10 @@ type Backend struct {
 // runningActivity is an activity task handed to a worker: its message,
 // to heartbeat and acknowledge.
 type runningActivity struct {
-	m  *nats.Msg
-	a  *activityTask
-	at time.Time
+	m   *nats.Msg
+	seq uint64 // m's stream sequence
+	a   *activityTask
+	at  time.Time
 }
 
 var (

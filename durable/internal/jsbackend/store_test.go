@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cschleiden/go-workflows/core"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
@@ -158,5 +159,59 @@ func TestStoreBatchAsksAgainWhenUnanswered(t *testing.T) {
 		if string(b) != `["1:b.1","2:b.2","3:b.3"]` {
 			t.Fatalf("batch %s staged %s, want every message in order", id, b)
 		}
+	}
+}
+
+// A read of an instance that ends before a message the caller holds (a
+// task delivered from that log) is stale, and is read again: a decision
+// not to write taken on it (an activity's result found in already) would
+// drop the task's effect. The fake leader answers the first read with the
+// log as it was before the task's message (seq 5), then as it is (seq 9).
+func TestLoadViewSeenReadsAgainWhenStale(t *testing.T) {
+	st, ctx := testStore(t)
+	n, err := newNames("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Backend{st: st, n: n}
+	st.stream = n.stream
+	snap := func(seq uint64, activities ...string) []byte {
+		e := &entry{Instance: "i", Exec: "x", Snap: &snapshot{Instance: &core.WorkflowInstance{InstanceID: "i", ExecutionID: "x"},
+			Queue: "default", Activities: activities}}
+		data, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := json.Marshal(map[string]any{"message": map[string]any{"subject": n.commit("i", "x", routeNone()), "seq": seq, "data": data}})
+		return m
+	}
+	var mu sync.Mutex
+	reads := 0
+	sub, err := st.nc.Subscribe("$JS.API.STREAM.MSG.GET."+n.stream, func(m *nats.Msg) {
+		mu.Lock()
+		reads++
+		r := reads
+		mu.Unlock()
+		if r == 1 {
+			_ = m.Respond(snap(5))
+			return
+		}
+		_ = m.Respond(snap(9, "a1"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	v, err := b.loadViewSeen(ctx, "i", nil, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.last != 9 || len(v.snap.Activities) != 1 {
+		t.Fatalf("view at %d awaiting %v; want the log at 9, awaiting a1", v.last, v.snap.Activities)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if reads != 2 {
+		t.Fatalf("%d reads, want 2 (the stale one read again)", reads)
 	}
 }
