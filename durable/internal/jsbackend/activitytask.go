@@ -71,7 +71,7 @@ func (b *Backend) claimActivityTask(ctx context.Context, m *nats.Msg) (*backend.
 	}
 	id := strconv.FormatUint(md.Sequence.Stream, 10) + "." + strconv.FormatUint(md.NumDelivered, 10)
 	b.mu.Lock()
-	b.running[id] = &runningActivity{m: m, a: a, at: time.Now()}
+	b.running[id] = &runningActivity{m: m, seq: md.Sequence.Stream, a: a, at: time.Now()}
 	b.sweepLocked()
 	b.mu.Unlock()
 	return &backend.ActivityTask{
@@ -138,7 +138,7 @@ func (b *Backend) CompleteActivityTask(ctx context.Context, task *backend.Activi
 	}
 	inst := task.WorkflowInstance
 	nameFailure(result, activityName(r.a.Event))
-	opts := appendOpts{msgID: "a." + task.ActivityID, activity: task.ActivityID}
+	opts := appendOpts{msgID: "a." + task.ActivityID, activity: task.ActivityID, seen: r.seq}
 	err := b.appendEvents(ctx, inst.InstanceID, inst.ExecutionID, []*history.Event{result}, opts)
 	if errors.Is(err, errTooLarge) {
 		// The result cannot be stored: the workflow gets a failure that

@@ -38,6 +38,14 @@ type Options struct {
 	// RequestTimeout bounds a request to the server when the caller's
 	// context has no deadline. Defaults to 10 seconds.
 	RequestTimeout time.Duration
+	// AnswerTimeout is how long a request waits for its answer before it
+	// is sent again, within RequestTimeout or the caller's deadline: a
+	// request sent while the stream's leader changes, or to a server that
+	// is shutting down, is never answered, and waiting out the whole
+	// deadline stalled every worker for 30 s (go-workflows gives a task
+	// fetch 30 s). Defaults to 1 second; the server answers in
+	// milliseconds.
+	AnswerTimeout time.Duration
 	// OnLost, if set, is called when CompleteWorkflowTask finds that its
 	// task is no longer the instance's current one: a worker's cached
 	// executor of that instance ran ahead of the stored history and must
@@ -72,6 +80,9 @@ func (o *Options) defaults() {
 	if o.RequestTimeout == 0 {
 		o.RequestTimeout = 10 * time.Second
 	}
+	if o.AnswerTimeout == 0 {
+		o.AnswerTimeout = time.Second
+	}
 }
 
 // Backend is a go-workflows backend on one JetStream stream. See the
@@ -100,9 +111,10 @@ type Backend struct {
 // runningActivity is an activity task handed to a worker: its message,
 // to heartbeat and acknowledge.
 type runningActivity struct {
-	m  *nats.Msg
-	a  *activityTask
-	at time.Time
+	m   *nats.Msg
+	seq uint64 // m's stream sequence
+	a   *activityTask
+	at  time.Time
 }
 
 var (
@@ -154,7 +166,7 @@ func New(ctx context.Context, nc *nats.Conn, opts Options, bopts ...backend.Back
 		bopts:     backend.ApplyOptions(bopts...),
 		n:         n,
 		js:        js,
-		st:        &store{nc: nc, stream: n.stream, direct: info.Config.Replicas <= 1, reqTimeout: opts.RequestTimeout, synced: opts.Synced},
+		st:        &store{nc: nc, stream: n.stream, direct: info.Config.Replicas <= 1, reqTimeout: opts.RequestTimeout, answerWait: opts.AnswerTimeout, synced: opts.Synced},
 		prepared:  map[string]bool{},
 		appending: map[string][]*appendReq{},
 		running:   map[string]*runningActivity{},

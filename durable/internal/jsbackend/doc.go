@@ -74,7 +74,15 @@
 // every instance stored since. A single-replica stream is read with direct
 // gets. A replicated stream's followers also answer direct gets and may be
 // a moment behind, so reads that decide a write go to the stream leader;
-// listings may lag.
+// listings may lag. A read that decides not to write (a result in
+// already, a task no longer current) must also reach the message that
+// asked for the write, the task in hand, or it is made again.
+//
+// A request the server never answers (one sent while the stream's
+// leadership moves, or to a server that is shutting down) is sent again
+// after Options.AnswerTimeout rather than waiting out its deadline: reads
+// as they are, writes too, since each is a compare-and-set and the repeat
+// of one stored after all fails as a conflict.
 //
 // # Costs
 //

@@ -190,6 +190,10 @@ type appendOpts struct {
 	// takeTask makes the message at this sequence (a fired timer) the
 	// instance's task if it was idle.
 	takeTask uint64
+	// seen is a message of the log that asked for the events (the
+	// activity's task, the fired timer): the read they are added on must
+	// reach it (loadViewSeen).
+	seen uint64
 }
 
 // appendResult says what an appendEvents did.
@@ -259,8 +263,12 @@ func (b *Backend) appendEvents(ctx context.Context, inst, exec string, events []
 
 // writeAppends writes reqs in one compare-and-set, retrying on conflict.
 func (b *Backend) writeAppends(ctx context.Context, inst string, reqs []*appendReq) error {
+	seen := uint64(0)
+	for _, r := range reqs {
+		seen = max(seen, r.opts.seen)
+	}
 	for attempt := 0; ; attempt++ {
-		v, err := b.loadView(ctx, inst, nil)
+		v, err := b.loadViewSeen(ctx, inst, nil, seen)
 		if err != nil {
 			return err
 		}
@@ -288,7 +296,7 @@ func (b *Backend) writeAppends(ctx context.Context, inst string, reqs []*appendR
 // wrote: a fired timer that may become the task.
 func (b *Backend) appendEventsResult(ctx context.Context, inst, exec string, events []*history.Event, opts appendOpts) (appendResult, error) {
 	for attempt := 0; ; attempt++ {
-		v, err := b.loadView(ctx, inst, nil)
+		v, err := b.loadViewSeen(ctx, inst, nil, opts.seen)
 		if err != nil {
 			return appendResult{}, err
 		}

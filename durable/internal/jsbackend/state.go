@@ -63,6 +63,28 @@ func (b *Backend) loadView(ctx context.Context, inst string, hint *rawMsg) (*vie
 	return v, nil
 }
 
+// loadViewSeen reads inst's state as loadView does, and again while the
+// log ends before seen, a message the caller holds (a delivered task): it
+// is in the log, so a read that ends before it is stale. Writes are safe
+// on a stale read (their compare-and-set fails), but a decision not to
+// write is not: an activity's result found already in, a task found no
+// longer current, would be dropped with its task acknowledged. A log that
+// is gone altogether (a removed instance) is returned as it is.
+func (b *Backend) loadViewSeen(ctx context.Context, inst string, hint *rawMsg, seen uint64) (*view, error) {
+	for attempt := 0; ; attempt++ {
+		v, err := b.loadView(ctx, inst, hint)
+		if err != nil || v.last == 0 || v.last >= seen {
+			return v, err
+		}
+		if attempt >= maxAttempts {
+			return nil, fmt.Errorf("jsbackend: instance %q: the log read ends at %d, before message %d which is in it", inst, v.last, seen)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return nil, err
+		}
+	}
+}
+
 func (v *view) setSnapshot(n names, m *rawMsg) error {
 	e, err := decodeSnapEntry(m.Data)
 	if err != nil || e.Snap == nil {

@@ -26,12 +26,24 @@ type rawMsg struct {
 // stream is replicated: any replica answers a direct get, and a follower
 // may be a moment behind. A single-replica stream (the embedded server)
 // answers direct gets itself, and they are cheaper than the leader's API.
+//
+// A request may never be answered: one sent while the stream's leadership
+// moves (the servers that do not lead it stay silent, and the old leader
+// is going away), or on a connection to a server that is shutting down.
+// So a request waits answerWait for its answer and is then sent again,
+// until ctx (or reqTimeout) ends. A read is repeated as it is. Every write
+// is a compare-and-set (a batch's first message is one), so the repeat of
+// a write that was stored after all fails as a conflict, which the
+// callers resolve as they resolve any conflict: by reading the log again.
 type store struct {
 	nc     *nats.Conn
 	stream string
 	direct bool // reads by direct get: the stream has one replica
 	// reqTimeout bounds one request when ctx has no deadline.
 	reqTimeout time.Duration
+	// answerWait bounds the wait for one answer before the request is
+	// sent again.
+	answerWait time.Duration
 	// synced, if set, waits until acknowledged writes are on disk (see
 	// Options.Synced).
 	synced func(context.Context) error
@@ -56,6 +68,36 @@ func (s *store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.reqTimeout)
 }
 
+// request sends m and returns its answer, sending it again each time
+// none came within answerWait (or nobody listened: a reconnect, a server
+// starting), until ctx ends. prepare, if not nil, is called before each
+// send.
+func (s *store) request(ctx context.Context, m *nats.Msg, prepare func(*nats.Msg)) (*nats.Msg, error) {
+	for attempt := 0; ; attempt++ {
+		if prepare != nil {
+			prepare(m)
+		}
+		actx, cancel := context.WithTimeout(ctx, s.answerWait)
+		r, err := s.nc.RequestMsgWithContext(actx, m)
+		cancel()
+		if err == nil || ctx.Err() != nil || !unanswered(err) {
+			return r, err
+		}
+		if errors.Is(err, nats.ErrNoResponders) {
+			// Answered at once with nobody to ask: pause rather than spin.
+			if err := backoff(ctx, min(attempt+4, 7)); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// unanswered reports whether err means that a request got no answer, so
+// that sending it again may get one.
+func unanswered(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders)
+}
+
 // last returns the last message matching filter, or nil if there is none.
 func (s *store) last(ctx context.Context, filter string) (*rawMsg, error) {
 	req, _ := json.Marshal(map[string]any{"last_by_subj": filter})
@@ -73,13 +115,13 @@ func (s *store) get(ctx context.Context, req []byte) (*rawMsg, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	if s.direct {
-		m, err := s.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+s.stream, req)
+		m, err := s.request(ctx, &nats.Msg{Subject: "$JS.API.DIRECT.GET." + s.stream, Data: req}, nil)
 		if err != nil {
 			return nil, fmt.Errorf("jsbackend: read: %w", err)
 		}
 		return directMsg(m)
 	}
-	m, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+s.stream, req)
+	m, err := s.request(ctx, &nats.Msg{Subject: "$JS.API.STREAM.MSG.GET." + s.stream, Data: req}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("jsbackend: read: %w", err)
 	}
@@ -136,19 +178,33 @@ func directMsg(m *nats.Msg) (*rawMsg, error) {
 func (s *store) multiLast(ctx context.Context, filters []string) ([]*rawMsg, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
+	req, _ := json.Marshal(map[string]any{"multi_last": filters})
+	for {
+		out, err := s.multiLastOnce(ctx, req)
+		if err == nil || ctx.Err() != nil || !unanswered(err) {
+			return out, err
+		}
+		// An answer stopped coming (see store): ask again from the start.
+	}
+}
+
+// multiLastOnce sends one multi_last request and collects its answers,
+// waiting at most answerWait for each.
+func (s *store) multiLastOnce(ctx context.Context, req []byte) ([]*rawMsg, error) {
 	inbox := s.nc.NewInbox()
 	sub, err := s.nc.SubscribeSync(inbox)
 	if err != nil {
 		return nil, fmt.Errorf("jsbackend: read: %w", err)
 	}
 	defer sub.Unsubscribe()
-	req, _ := json.Marshal(map[string]any{"multi_last": filters})
 	if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+s.stream, inbox, req); err != nil {
 		return nil, fmt.Errorf("jsbackend: read: %w", err)
 	}
 	var out []*rawMsg
 	for {
-		m, err := sub.NextMsgWithContext(ctx)
+		actx, cancel := context.WithTimeout(ctx, s.answerWait)
+		m, err := sub.NextMsgWithContext(actx)
+		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("jsbackend: read: %w", err)
 		}
@@ -207,7 +263,7 @@ func (s *store) publish(ctx context.Context, m *nats.Msg) (*pubAck, error) {
 	}
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	r, err := s.nc.RequestMsgWithContext(ctx, m)
+	r, err := s.request(ctx, m, nil)
 	if err != nil {
 		if errors.Is(err, nats.ErrMaxPayload) {
 			return nil, fmt.Errorf("%w: %v", errTooLarge, err)
@@ -278,29 +334,36 @@ func (s *store) publishBatch(ctx context.Context, msgs []*nats.Msg) (*pubAck, er
 	}
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	id := newID()
-	for i, m := range msgs {
+	last := len(msgs) - 1
+	for _, m := range msgs {
 		if m.Header == nil {
 			m.Header = nats.Header{}
 		}
-		m.Header.Set("Nats-Batch-Id", id)
-		m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
-		if i < len(msgs)-1 {
-			// The batch is staged on the server in order; only the commit
-			// is answered, so only it waits.
-			if err := s.nc.PublishMsg(m); err != nil {
-				return nil, fmt.Errorf("jsbackend: publish batch: %w", err)
-			}
-			continue
-		}
-		m.Header.Set("Nats-Batch-Commit", "1")
-		r, err := s.nc.RequestMsgWithContext(ctx, m)
-		if err != nil {
-			return nil, fmt.Errorf("jsbackend: publish batch: %w", err)
-		}
-		return s.durable(ctx, r)
 	}
-	panic("unreachable")
+	msgs[last].Header.Set("Nats-Batch-Commit", "1")
+	// Each send of the batch is a new batch: a repeat re-stages every
+	// message, and its first message's compare-and-set fails it if an
+	// earlier send was stored after all. What an unanswered send staged
+	// is dropped by the server.
+	stage := func(*nats.Msg) {
+		id := newID()
+		for i, m := range msgs {
+			m.Header.Set("Nats-Batch-Id", id)
+			m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
+			if i == last {
+				break
+			}
+			// The batch is staged on the server in order; only the commit
+			// is answered, so only it waits. A failed send shows as the
+			// commit's error.
+			_ = s.nc.PublishMsg(m)
+		}
+	}
+	r, err := s.request(ctx, msgs[last], stage)
+	if err != nil {
+		return nil, fmt.Errorf("jsbackend: publish batch: %w", err)
+	}
+	return s.durable(ctx, r)
 }
 
 // parseHeader decodes a NATS/1.0 header block as the stream API returns it.

@@ -64,7 +64,7 @@ func (b *Backend) claimWorkflowTask(ctx context.Context, m *nats.Msg) (*backend.
 	if ls.kind == "t" {
 		return b.claimTimer(ctx, m, raw, ls)
 	}
-	v, err := b.loadView(ctx, ls.inst, raw)
+	v, err := b.loadViewSeen(ctx, ls.inst, raw, raw.Seq)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (b *Backend) claimTimer(ctx context.Context, m *nats.Msg, raw *rawMsg, ls l
 		_ = m.Term()
 		return nil, nil
 	}
-	r, err := b.appendEventsResult(ctx, ls.inst, ls.exec, e.Events, appendOpts{timer: e.Events[0].ScheduleEventID, takeTask: raw.Seq})
+	r, err := b.appendEventsResult(ctx, ls.inst, ls.exec, e.Events, appendOpts{timer: e.Events[0].ScheduleEventID, takeTask: raw.Seq, seen: raw.Seq})
 	if err != nil {
 		return nil, err
 	}
