@@ -61,6 +61,7 @@ type Checkpoints struct {
 	kv      jetstream.KeyValue
 	bucket  string
 	maxSize int
+	commit  *committer // the embedded store's group commit (Client.Checkpoints); nil: the server's ack suffices
 }
 
 // NewCheckpoints creates (or updates) the bucket and returns Checkpoints on
@@ -94,8 +95,18 @@ func NewCheckpoints(ctx context.Context, js jetstream.JetStream, opts Checkpoint
 
 // Checkpoints returns Checkpoints on this client's connection; see
 // NewCheckpoints.
+//
+// On the embedded server under sync "always" a Save returns once the
+// checkpoint is on disk (the group commit), as an Enqueue does;
+// NewCheckpoints on a JetStream of your own relies on the server's
+// acknowledgement.
 func (c *Client) Checkpoints(ctx context.Context, opts CheckpointOptions) (*Checkpoints, error) {
-	return NewCheckpoints(ctx, c.js, opts)
+	cp, err := NewCheckpoints(ctx, c.js, opts)
+	if err != nil {
+		return nil, err
+	}
+	cp.commit = c.commit
+	return cp, nil
 }
 
 // Load returns job jobID's last saved checkpoint and its revision (pass it
@@ -145,6 +156,9 @@ func (cp *Checkpoints) Save(ctx context.Context, jobID string, data []byte, rev 
 	}
 	if err != nil {
 		return 0, fmt.Errorf("queue: checkpoint of job %q: save: %w", jobID, err)
+	}
+	if err := cp.commit.wait(ctx); err != nil {
+		return 0, fmt.Errorf("queue: checkpoint of job %q: saved at revision %d but not confirmed on disk: %w", jobID, nrev, err)
 	}
 	return nrev, nil
 }

@@ -78,6 +78,7 @@ type Idempotency struct {
 	claim   time.Duration
 	owner   string
 	renewal time.Duration
+	commit  *committer // the embedded store's group commit (Client.Idempotency); nil: the server's ack suffices
 }
 
 // NewIdempotency creates (or updates) the bucket and returns an
@@ -119,8 +120,17 @@ func NewIdempotency(ctx context.Context, js jetstream.JetStream, opts Idempotenc
 
 // Idempotency returns an Idempotency on this client's connection; see
 // NewIdempotency.
+//
+// On the embedded server under sync "always" Do returns once its "done"
+// record is on disk (the group commit), as an Enqueue does; NewIdempotency
+// on a JetStream of your own relies on the server's acknowledgement.
 func (c *Client) Idempotency(ctx context.Context, opts IdempotencyOptions) (*Idempotency, error) {
-	return NewIdempotency(ctx, c.js, opts)
+	id, err := NewIdempotency(ctx, c.js, opts)
+	if err != nil {
+		return nil, err
+	}
+	id.commit = c.commit
+	return id, nil
 }
 
 // Claim states stored in a key.
@@ -198,6 +208,9 @@ func (id *Idempotency) Do(ctx context.Context, key string, fn func(context.Conte
 	defer dcancel()
 	if _, err := casPut(dctx, id.js, id.bucket, key, done, rev, id.ttl); err != nil {
 		return true, fmt.Errorf("queue: idempotency key %q: ran, but recording it as done failed (a retry will run it again): %w", key, err)
+	}
+	if err := id.commit.wait(dctx); err != nil {
+		return true, fmt.Errorf("queue: idempotency key %q: ran and recorded as done, but the record is not confirmed on disk (after a machine crash a retry may run it again): %w", key, err)
 	}
 	return true, nil
 }
