@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudrole/cloudrole/internal/testutil"
 	"github.com/cloudrole/cloudrole/jobs"
 	"github.com/cloudrole/cloudrole/lifecycle"
 	"github.com/cloudrole/cloudrole/queue"
@@ -207,12 +208,8 @@ func TestKilledRunDisconnectedThenFailedAcrossRestart(t *testing.T) {
 	p.waitReady()
 	p.waitLine(regexp.MustCompile(`msg="jobs: connected"`))
 	id := runJob(t, cfg, "forever")
-	deadline := time.Now().Add(waitTimeout)
-	for !strings.Contains(mustCLI(t, cfg, "get", id), "Running") {
-		if time.Now().After(deadline) {
-			t.Fatal("the run never ran")
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !testutil.Poll(func() bool { return strings.Contains(mustCLI(t, cfg, "get", id), "Running") }, waitTimeout) {
+		t.Fatal("the run never ran")
 	}
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	p.exit(time.Now())
@@ -223,22 +220,16 @@ func TestKilledRunDisconnectedThenFailedAcrossRestart(t *testing.T) {
 	// just after it is ready.
 	p2.waitLine(regexp.MustCompile(`msg="jobs: connected"`))
 	sawDisconnected := false
-	deadline = time.Now().Add(waitTimeout)
-	for {
-		get := mustCLI(t, cfg, "get", id)
-		if strings.Contains(get, "Disconnected") {
-			sawDisconnected = true
-		}
-		if strings.Contains(get, "Failed") {
-			if !strings.Contains(get, "stopped answering") || !strings.Contains(get, "testrole_") {
-				t.Fatalf("failed run:\n%s", get)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never Failed:\n%s", get)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var get string
+	if !testutil.Poll(func() bool {
+		get = mustCLI(t, cfg, "get", id)
+		sawDisconnected = sawDisconnected || strings.Contains(get, "Disconnected")
+		return strings.Contains(get, "Failed")
+	}, waitTimeout) {
+		t.Fatalf("never Failed:\n%s", get)
+	}
+	if !strings.Contains(get, "stopped answering") || !strings.Contains(get, "testrole_") {
+		t.Fatalf("failed run:\n%s", get)
 	}
 	if !sawDisconnected {
 		t.Error("never read Disconnected before Failed")
@@ -316,11 +307,13 @@ jobs:
 		t.Fatal(err)
 	}
 	var r jobs.Run
-	for r.State != jobs.Running || r.Lines == 0 {
+	if !testutil.Poll(func() bool {
 		if r, err = c.Get(ctx, id); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		return r.State == jobs.Running && r.Lines > 0
+	}, waitTimeout) {
+		t.Fatalf("the run never printed while running: %+v", r)
 	}
 	victim, survivor := pa, pb
 	if r.Instance == "b" {
@@ -329,17 +322,14 @@ jobs:
 	victim.cmd.Process.Signal(syscall.SIGKILL)
 	victim.exit(time.Now())
 	sawDisconnected := false
-	for {
+	if !testutil.Poll(func() bool {
 		if r, err = c.Get(ctx, id); err != nil {
 			t.Fatal(err)
 		}
-		if r.State == jobs.Disconnected {
-			sawDisconnected = true
-		}
-		if r.State.Terminal() {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
+		sawDisconnected = sawDisconnected || r.State == jobs.Disconnected
+		return r.State.Terminal()
+	}, waitTimeout) {
+		t.Fatalf("the killed run never ended: %+v", r)
 	}
 	if r.State != jobs.Failed || !sawDisconnected || !strings.Contains(r.Error, "instance "+r.Instance+" stopped answering") {
 		t.Fatalf("killed run: %+v (saw Disconnected: %v)", r, sawDisconnected)

@@ -95,12 +95,8 @@ func start(t *testing.T, open bool) *fixture {
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling a figure nothing notifies
+	if !testutil.Poll(cond, 10*time.Second) { // a figure nothing notifies
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 

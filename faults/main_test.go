@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/cloudrole/cloudrole/internal/testutil"
 	"go.uber.org/goleak"
@@ -65,15 +64,4 @@ func scale(quick, full int) int {
 
 // waitFor polls cond until it holds or limit passes, and says whether it
 // held. For conditions nothing notifies us of (the process table).
-func waitFor(cond func() bool, limit time.Duration) bool {
-	deadline := time.Now().Add(limit)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval
-	}
-}
+var waitFor = testutil.Poll

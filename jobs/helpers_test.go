@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudrole/cloudrole/internal/testutil"
 	"github.com/cloudrole/cloudrole/queue"
 )
 
@@ -110,15 +111,11 @@ func wait(t testing.TB, c *Client, id string) Run {
 	return r
 }
 
-// eventually waits until cond holds, checking every 10 ms.
+// eventually waits until cond holds, or fails the test after waitLong.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitLong)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testutil.Poll(cond, waitLong) {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 

@@ -46,7 +46,7 @@ console: {token: `+demoToken+`}
 	}
 
 	first := startDemo(t, bin, cfg)
-	if !waitUntil(func() bool { return strings.Contains(first.stdout.String(), "order-4 Failed") }, time.Minute) {
+	if !testutil.Poll(func() bool { return strings.Contains(first.stdout.String(), "order-4 Failed") }, time.Minute) {
 		t.Fatalf("order-4 never ended\nstdout:\n%s\nstderr:\n%s", &first.stdout, &first.stderr)
 	}
 	// order-3 waits for its approval: SIGKILL the demo now.
@@ -56,7 +56,7 @@ console: {token: `+demoToken+`}
 	first.kill()
 
 	second := startDemo(t, bin, cfg, "-exit-when-done")
-	if !waitUntil(func() bool { return strings.Contains(second.stderr.String(), "durable: workers started") }, time.Minute) {
+	if !testutil.Poll(func() bool { return strings.Contains(second.stderr.String(), "durable: workers started") }, time.Minute) {
 		t.Fatalf("the restarted demo never worked\nstderr:\n%s", &second.stderr)
 	}
 	if out, code := verb(t, bin, "workflows", "raise", "order-3", "approve", `"tester"`, "--config", cfg); code != 0 {
@@ -170,17 +170,4 @@ func verb(t *testing.T, bin string, args ...string) (string, int) {
 		t.Fatalf("%s %v: %v", bin, args, err)
 	}
 	return string(out), 0
-}
-
-// waitUntil polls cond until it holds or limit passes (the demo's output
-// is a stream nothing signals on).
-func waitUntil(cond func() bool, limit time.Duration) bool {
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
-	}
-	return true
 }

@@ -75,7 +75,7 @@ func TestVerbsFindTheRunningDemo(t *testing.T) {
 		<-exited
 	})
 	// The summary: every order dead-lettered, and the role keeps running.
-	if !waitUntil(func() bool { return strings.Contains(stdout.String(), "dead      20 poison orders") }, time.Minute) {
+	if !testutil.Poll(func() bool { return strings.Contains(stdout.String(), "dead      20 poison orders") }, time.Minute) {
 		t.Fatalf("no summary with 20 dead orders\nstdout:\n%s\nstderr:\n%s", &stdout, &stderr)
 	}
 
@@ -150,13 +150,13 @@ func TestVerbsFindTheRunningDemo(t *testing.T) {
 		re := regexp.MustCompile(pattern)
 		return func() bool { return re.MatchString(stderr.String()) }
 	}
-	if !waitUntil(logged(`msg="reminder sent" .*id=soon `), 30*time.Second) {
+	if !testutil.Poll(logged(`msg="reminder sent" .*id=soon `), 30*time.Second) {
 		t.Fatalf("the delayed reminder was never sent\nstderr:\n%s", &stderr)
 	}
-	if !waitUntil(logged(`msg="reminder sent" .*id=sales-report\.\d{8}T\d{6}Z `), 30*time.Second) {
+	if !testutil.Poll(logged(`msg="reminder sent" .*id=sales-report\.\d{8}T\d{6}Z `), 30*time.Second) {
 		t.Fatalf("the sales report never fired\nstderr:\n%s", &stderr)
 	}
-	if !waitUntil(func() bool {
+	if !testutil.Poll(func() bool {
 		out, _ := verb(t, bin, "job", "slow-1", "--config", cfg)
 		return strings.Contains(out, "slow-1: running, due") && strings.Contains(out, "progress")
 	}, 30*time.Second) {
@@ -165,7 +165,7 @@ func TestVerbsFindTheRunningDemo(t *testing.T) {
 	if out, code := verb(t, bin, "cancel", "slow-1", "--config", cfg); code != 0 {
 		t.Fatalf("cancel of the running reminder: exit %d\n%s", code, out)
 	}
-	if !waitUntil(logged(`msg="queue: job cancelled" .*queue=reminders id=slow-1 .*was_running=true`), 30*time.Second) {
+	if !testutil.Poll(logged(`msg="queue: job cancelled" .*queue=reminders id=slow-1 .*was_running=true`), 30*time.Second) {
 		t.Fatalf("the running reminder was not cancelled\nstderr:\n%s", &stderr)
 	}
 
@@ -233,17 +233,4 @@ func verb(t *testing.T, bin string, args ...string) (string, int) {
 		t.Fatalf("%s %v: %v", bin, args, err)
 	}
 	return string(out), 0
-}
-
-// waitUntil polls cond until it holds or limit passes (the demo's output
-// is a stream nothing signals on).
-func waitUntil(cond func() bool, limit time.Duration) bool {
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
-	}
-	return true
 }
