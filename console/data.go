@@ -100,7 +100,14 @@ func (c *Console) queueRows(ctx context.Context) ([]queueRow, string) {
 	if err != nil {
 		return nil, err.Error()
 	}
-	rows := make([]queueRow, len(names))
+	return perQueue(names, func(n string) queueRow { return c.queueRow(ctx, cl, n) }), ""
+}
+
+// perQueue computes one row per queue name, in order, at most 8 at a time:
+// each row is several round trips to NATS, and a fleet may have many
+// queues.
+func perQueue[T any](names []string, row func(name string) T) []T {
+	rows := make([]T, len(names))
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
 	for i, n := range names {
@@ -109,11 +116,11 @@ func (c *Console) queueRows(ctx context.Context) ([]queueRow, string) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			rows[i] = c.queueRow(ctx, cl, n)
+			rows[i] = row(n)
 		}()
 	}
 	wg.Wait()
-	return rows, ""
+	return rows
 }
 
 func (c *Console) queueRow(ctx context.Context, cl *queue.Client, name string) queueRow {

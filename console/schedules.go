@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/cloudrole/cloudrole/queue"
@@ -43,20 +42,7 @@ func (c *Console) scheduleRows(ctx context.Context) ([]schedRow, string) {
 	if len(names) == 0 {
 		return nil, "no queues in this fleet, so no schedules"
 	}
-	rows := make([]schedRow, len(names))
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for i, n := range names {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			rows[i] = c.scheduleRow(ctx, cl, n)
-		}()
-	}
-	wg.Wait()
-	return rows, ""
+	return perQueue(names, func(n string) schedRow { return c.scheduleRow(ctx, cl, n) }), ""
 }
 
 func (c *Console) scheduleRow(ctx context.Context, cl *queue.Client, name string) schedRow {
