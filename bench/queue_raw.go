@@ -104,6 +104,12 @@ func rawEnqueueRate(url string, n int, batch bool) (float64, error) {
 		return 0, err
 	}
 	defer nc.Close()
+	// A queue has its consumer before jobs come in (cloudrole's levels
+	// have theirs from the declaration); the server signals it on every
+	// store, so raw's stream gets one too.
+	if _, err := js.CreateConsumer(ctx, "RAW", jetstream.ConsumerConfig{Durable: "workers", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+		return 0, err
+	}
 	start := time.Now()
 	if batch {
 		// The same 1000-message windows cloudrole's batches use.

@@ -106,7 +106,9 @@ func enqueueRates(e *env) ([]row, error) {
 		if batch {
 			n *= 10 // batches are fast; more jobs for a stable figure
 		}
-		a, b, r, err := pair(e.sz.reps,
+		// Target rows, and a second each: as many pairs as the target
+		// throughput row.
+		a, b, r, err := pair(2*e.sz.reps+1,
 			e.withServer(false, func(u string) (float64, error) { return crEnqueueRate(u, n, batch) }),
 			e.withServer(false, func(u string) (float64, error) { return rawEnqueueRate(u, n, batch) }))
 		if err != nil {

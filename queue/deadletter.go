@@ -86,9 +86,11 @@ func (q *Queue) Requeue(ctx context.Context, ref string) error {
 	}
 	h[jetstream.MsgIDHeader] = []string{"requeue-" + strconv.FormatUint(raw.Sequence, 10)}
 	m := &nats.Msg{Subject: levelSubject(q.name, int(d.Priority)), Header: h, Data: raw.Data}
-	if _, err := q.c.js.PublishMsg(ctx, m); err != nil {
+	ack, err := q.c.js.PublishMsg(ctx, m)
+	if err != nil {
 		return fmt.Errorf("queue %q: requeue dead letter %d: %w (it stays in the dead-letter stream)", q.name, raw.Sequence, q.pubErr(err))
 	}
+	q.ring(int(d.Priority), ack.Sequence)
 	// On disk before the letter goes: a crash then leaves a copy, never none.
 	if err := q.c.commit.wait(ctx); err != nil {
 		return fmt.Errorf("queue %q: requeue dead letter %d: %w (it stays in the dead-letter stream)", q.name, raw.Sequence, err)

@@ -531,7 +531,7 @@ func (c *Client) recurringAt(ctx context.Context, name string, levels []int) ([]
 // before creating anything. With change true (UpdateQueue) it creates or
 // updates every part, level 0 (the record) last.
 func (c *Client) build(ctx context.Context, name string, cfg Config, lay layout, change bool) (*Queue, error) {
-	q := &Queue{c: c, name: name, cfg: cfg, consumers: make([]jetstream.Consumer, cfg.Levels)}
+	q := &Queue{c: c, name: name, cfg: cfg, consumers: make([]jetstream.Consumer, cfg.Levels), bells: bellSubjects(name, cfg.Levels)}
 	// The schedule stream and the consumers its jobs fall due through come
 	// first: a level stream whose source's consumer does not exist yet
 	// waits for the server to retry the source, seconds later.
@@ -728,19 +728,14 @@ func levelStreamConfig(name string, l int, cfg Config) jetstream.StreamConfig {
 		Duplicates:  cfg.DuplicateWindow,
 		// Scheduled jobs of the level, as they fall due.
 		Sources: []*jetstream.StreamSource{dueSource(name, l, cfg)},
-		// Idle workers wait on this headers-only copy of every stored
-		// job instead of polling each level.
-		RePublish: &jetstream.RePublish{
-			Source:      subject,
-			Destination: bellLevelSubject(name, l),
-			HeadersOnly: true,
-		},
 	}
 	if cfg.Fairness {
-		// The jobs of each key on a subject of their own; the bell
-		// names the subject (Nats-Subject), so the key.
+		// The jobs of each key on a subject of their own. Idle workers
+		// wait on a headers-only copy of every stored job, whose
+		// Nats-Subject names the key (see bell.go; without Fairness the
+		// producers ring).
 		sc.Subjects = append(sc.Subjects, keySubjects(name, l))
-		sc.RePublish.Source, sc.RePublish.Destination = ">", bellLevelSubject(name, l)+".>"
+		sc.RePublish = &jetstream.RePublish{Source: ">", Destination: bellLevelSubject(name, l) + ".>", HeadersOnly: true}
 	}
 	if l == 0 {
 		sc.Metadata = map[string]string{configKey: encodeConfig(cfg)}

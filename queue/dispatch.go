@@ -34,6 +34,11 @@ const maxBatch = 256
 // to see it.
 const bellGrace = 5 * time.Millisecond
 
+// dueGrace is how long a pull after a scheduled job fell due waits for the
+// level stream to source it from the schedule stream (the request returns
+// as soon as it arrives).
+const dueGrace = 100 * time.Millisecond
+
 // pullTimeout is how long past its own wait a request may stay unanswered
 // before it is treated as lost (the server went away under it).
 const pullTimeout = 5 * time.Second
@@ -47,6 +52,7 @@ type level struct {
 	lastSeq   atomic.Uint64 // highest stream sequence fetched
 	bellSeq   atomic.Uint64 // highest stream sequence announced
 	gen       atomic.Uint64 // bumped each time it is marked
+	due       atomic.Bool   // a scheduled job fell due and is being sourced onto the level
 	fair      *fairLevel    // its keys, taken in turn; nil without Fairness
 
 	fresh   bool // not fetched yet
@@ -90,7 +96,8 @@ type dispatcher struct {
 	log    *slog.Logger
 	x      *executor // runs the jobs received
 	levels []level
-	fair   bool // the queue's Fairness: each level's keys in turn
+	fair   bool   // the queue's Fairness: each level's keys in turn
+	sched  string // the schedule stream's name, as its bells carry it
 	pull   *puller
 	tok    *fleetTokens // the fleet's tokens this worker holds; nil without FleetConcurrency or FleetRateLimit
 
@@ -116,6 +123,7 @@ func newDispatcher(q *Queue, o WorkerOptions, log *slog.Logger) *dispatcher {
 		q: q, o: o, log: log,
 		levels:   make([]level, q.cfg.Levels),
 		fair:     q.cfg.Fairness,
+		sched:    schedStream(q.name),
 		wake:     make(chan struct{}, 1),
 		slotFree: make(chan struct{}, 1),
 	}
@@ -175,7 +183,11 @@ func (d *dispatcher) onBell(m *nats.Msg) {
 		return
 	}
 	lv := &d.levels[l]
-	if seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64); err == nil {
+	if m.Header.Get(jetstream.StreamHeader) == d.sched {
+		// A scheduled job fell due: the server stored it in the schedule
+		// stream (whose sequence this is) and is sourcing it onto the level.
+		lv.due.Store(true)
+	} else if seq, err := strconv.ParseUint(bellSeq(m), 10, 64); err == nil {
 		if seq <= lv.lastSeq.Load() {
 			return // already fetched: a late notice
 		}
@@ -478,6 +490,9 @@ func (d *dispatcher) issue() error {
 		var wait time.Duration
 		if lv.unseen() {
 			wait = bellGrace
+		}
+		if lv.due.Swap(false) {
+			wait = dueGrace
 		}
 		gen := lv.gen.Load()
 		consumer := consumerName(d.q.name, l)

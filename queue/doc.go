@@ -87,9 +87,13 @@
 // does not wait a round trip between batches: jobs running plus jobs asked
 // for never exceed Concurrency. JetStream's
 // consumer priority groups rank pulling clients, not messages, and are not
-// used. An idle worker is woken by a headers-only copy of each stored job
-// (stream RePublish to cloudrole.bell.<name>.<level>) and otherwise looks
-// again every PollInterval and when a retry delay it set ends.
+// used. An idle worker is woken by a bell on cloudrole.bell.<name>.<level>:
+// rung by the producer once the server stored its jobs (one core message
+// per Enqueue, one or two per level of an EnqueueBatch), by the schedule
+// stream for each scheduled job falling due, and, with Fairness, by the
+// level stream for each stored job (see bell.go). Otherwise it looks again
+// every PollInterval and when a retry delay it set ends: a job published to
+// a level's subject by another tool is found that way.
 //
 // Anti-starvation (WorkerOptions.Aging, off by default): a lower level
 // that has had jobs waiting, without this worker taking one from it, for
@@ -398,9 +402,10 @@
 //
 // # Headers
 //
-// cloudrole writes Cloudrole-Id (the job ID) and Cloudrole-Reply, and
-// Nats-Msg-Id when the producer gave an ID (dedupe within the queue's
-// DuplicateWindow, per level). Messages published to a queue's subjects by
+// cloudrole writes Cloudrole-Id (the job ID, unless the job is named by its
+// stream sequence: see WithID) and Cloudrole-Reply, and Nats-Msg-Id when
+// the producer gave an ID (dedupe within the queue's DuplicateWindow, per
+// level); a plain job carries no header block at all. Messages published to a queue's subjects by
 // other tools, or with damaged headers, are handled like any other job: the
 // level comes from the subject, a missing or bad ID becomes
 // "seq-<level>-<sequence>" (unique within the queue), a bad reply subject

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,8 +45,11 @@ func WithPriority(p Priority) EnqueueOption {
 // same ID at the same priority within the queue's DuplicateWindow is
 // accepted but stored once (each level is its own stream, with its own
 // duplicate window).
-// Without it, a unique ID is generated. IDs are 1..128 characters of
-// A-Z a-z 0-9 _ - = and inner dots.
+// Without it the queue names the job: "seq-<level>-<stream sequence>" once
+// it is stored (no header is sent: the cheapest publish), or a generated
+// unique ID when the ID is needed before the publish (TrackStatus,
+// WithUnique, WithDelay, WithAt). IDs are 1..128 characters of A-Z a-z 0-9
+// _ - = and inner dots; keep your own apart from the "seq-<n>-<n>" form.
 func WithID(id string) EnqueueOption {
 	return func(o *enqueueOpts) error {
 		if err := validateID(id); err != nil {
@@ -91,42 +95,77 @@ type Message struct {
 	Options []EnqueueOption
 }
 
-func (q *Queue) build(ctx context.Context, payload []byte, opts []EnqueueOption) (*nats.Msg, string, *uniqueClaim, error) {
+// draft is a job ready to publish.
+type draft struct {
+	m    *nats.Msg
+	id   string
+	uq   *uniqueClaim // the unique key to claim first, or nil
+	bell int          // the level whose bell the producer rings once stored, or -1 (see bell.go)
+	// bySeq: the job's ID is its stream sequence (seqID), known once it is
+	// stored; id is "" until then.
+	bySeq bool
+	level int
+}
+
+// storedID is the ID of a job once the server stored it at seq.
+func (dr draft) storedID(seq uint64) string {
+	if dr.bySeq {
+		return seqID(dr.level, seq)
+	}
+	return dr.id
+}
+
+// seqID is the ID of a job without one of its own: each level is its own
+// stream, numbered from 1, so the level keeps these unique within the
+// queue (for the life of the level's stream).
+func seqID(l int, seq uint64) string {
+	return "seq-" + strconv.Itoa(l) + "-" + strconv.FormatUint(seq, 10)
+}
+
+func (q *Queue) build(ctx context.Context, payload []byte, opts []EnqueueOption) (draft, error) {
 	var o enqueueOpts
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
-			return nil, "", nil, fmt.Errorf("queue %q: %w", q.name, err)
+			return draft{}, fmt.Errorf("queue %q: %w", q.name, err)
 		}
 	}
 	if !o.hasPrio {
 		o.prio = q.cfg.DefaultPriority
 	}
 	if o.prio < 0 || int(o.prio) >= q.cfg.Levels {
-		return nil, "", nil, fmt.Errorf("queue %q: %w %d: levels are 0 (highest) to %d", q.name, ErrBadPriority, o.prio, q.cfg.Levels-1)
+		return draft{}, fmt.Errorf("queue %q: %w %d: levels are 0 (highest) to %d", q.name, ErrBadPriority, o.prio, q.cfg.Levels-1)
 	}
 	if len(payload) > q.cfg.MaxPayload {
-		return nil, "", nil, fmt.Errorf("queue %q: %w: payload of %d bytes, the queue's MaxPayload is %d; nothing was enqueued", q.name, ErrPayloadTooLarge, len(payload), q.cfg.MaxPayload)
+		return draft{}, fmt.Errorf("queue %q: %w: payload of %d bytes, the queue's MaxPayload is %d; nothing was enqueued", q.name, ErrPayloadTooLarge, len(payload), q.cfg.MaxPayload)
 	}
 	if o.key != "" && !q.cfg.Fairness {
-		return nil, "", nil, fmt.Errorf("queue %q: %w: WithKey(%q) needs a queue with Fairness", q.name, ErrBadConfig, o.key)
+		return draft{}, fmt.Errorf("queue %q: %w: WithKey(%q) needs a queue with Fairness", q.name, ErrBadConfig, o.key)
 	}
 	hasID := o.id != ""
-	if o.id == "" {
+	// A job that needs its ID only once stored is named by its stream
+	// sequence (seqID) and carries no header: a header block costs the
+	// server a sixth of a publish (BENCHMARKS.md). An ID is needed before
+	// the publish for a status record, a unique key or a schedule (whose
+	// copy gets another sequence when it falls due).
+	bySeq := !hasID && q.status == nil && o.unique == nil && o.due.IsZero()
+	if o.id == "" && !bySeq {
 		o.id = nuid.Next()
 	}
 	var uq *uniqueClaim
 	if o.unique != nil {
 		key, err := uniqueKey(o.unique, o.id, hasID, payload)
 		if err != nil {
-			return nil, "", nil, fmt.Errorf("queue %q: %w", q.name, err)
+			return draft{}, fmt.Errorf("queue %q: %w", q.name, err)
 		}
 		uq = &uniqueClaim{key: key, ttl: q.uniqueTTL(o.unique, o.due)}
 	}
 	h := o.hdr
-	if h == nil {
+	if h == nil && (!bySeq || o.dedupe || o.reply != "" || uq != nil) {
 		h = make(nats.Header, 3)
 	}
-	h[hdrID] = []string{o.id}
+	if !bySeq {
+		h[hdrID] = []string{o.id}
+	}
 	if o.dedupe {
 		h[jetstream.MsgIDHeader] = []string{o.id}
 	}
@@ -136,7 +175,7 @@ func (q *Queue) build(ctx context.Context, payload []byte, opts []EnqueueOption)
 	if uq != nil && o.unique.For == 0 {
 		h[hdrUnique] = []string{uq.key} // the worker that finishes the job releases it
 	}
-	injectTrace(ctx, h)
+	h = injectTrace(ctx, h)
 	m := &nats.Msg{Subject: levelSubject(q.name, int(o.prio)), Header: h, Data: payload}
 	if o.key != "" {
 		m.Subject = keySubject(q.name, int(o.prio), o.key)
@@ -144,10 +183,17 @@ func (q *Queue) build(ctx context.Context, payload []byte, opts []EnqueueOption)
 	if !o.due.IsZero() {
 		scheduleAt(m, q.name, int(o.prio), o.key, o.id, o.due)
 	}
-	if err := q.checkSize(m); err != nil {
-		return nil, "", nil, err
+	if len(h) == 0 {
+		m.Header = nil // no header block at all
 	}
-	return m, o.id, uq, nil
+	if err := q.checkSize(m); err != nil {
+		return draft{}, err
+	}
+	bell := int(o.prio)
+	if o.key != "" || !o.due.IsZero() {
+		bell = -1 // the server rings: the level stream for a key, the schedule stream when due
+	}
+	return draft{m: m, id: o.id, uq: uq, bell: bell, level: int(o.prio), bySeq: bySeq}, nil
 }
 
 // deadLetterRoom is what a job's message must leave free under the
@@ -190,10 +236,11 @@ func (q *Queue) checkSize(m *nats.Msg) error {
 // nothing is enqueued. An enqueue that failed releases its unique key
 // again, except when the job may have been stored (ErrNotConfirmed).
 func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOption) (string, error) {
-	m, id, uq, err := q.build(ctx, payload, opts)
+	dr, err := q.build(ctx, payload, opts)
 	if err != nil {
 		return "", err
 	}
+	m, id, uq := dr.m, dr.id, dr.uq
 	var rev uint64
 	if uq != nil {
 		if rev, err = q.claimUnique(ctx, uq.key, id, uq.ttl); err != nil {
@@ -201,13 +248,18 @@ func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOpti
 		}
 	}
 	q.writeEnqueued(m, id)
-	if _, err := q.c.js.PublishMsg(ctx, m); err != nil {
+	ack, err := q.c.js.PublishMsg(ctx, m)
+	if err != nil {
 		err = q.pubErr(err)
 		if uq != nil && !errors.Is(err, ErrNotConfirmed) {
 			q.releaseUnique(ctx, uq.key, id, rev) // nothing was stored
 		}
 		return "", err
 	}
+	if dr.bell >= 0 && !ack.Duplicate {
+		q.ring(dr.bell, ack.Sequence)
+	}
+	id = dr.storedID(ack.Sequence)
 	if err := q.c.commit.wait(ctx); err != nil {
 		return "", fmt.Errorf("queue %q: enqueue: the job was stored but is not confirmed on disk (a retry without WithID may store it twice): %w", q.name, err)
 	}
@@ -280,12 +332,15 @@ func (q *Queue) EnqueueBatch(ctx context.Context, msgs []Message) ([]string, err
 	futs := make([]jetstream.PubAckFuture, len(msgs))
 	var claims []*uniqueClaim // made by the first unique message
 	failed := false
+	drafts := make([]draft, len(msgs))
 	for i, mm := range msgs {
-		m, id, uq, err := q.build(ctx, mm.Payload, mm.Options)
+		dr, err := q.build(ctx, mm.Payload, mm.Options)
 		if err != nil {
 			errs[i], failed = err, true
 			continue
 		}
+		m, id, uq := dr.m, dr.id, dr.uq
+		drafts[i] = dr
 		if uq != nil {
 			if _, err := q.claimUnique(ctx, uq.key, id, uq.ttl); err != nil {
 				ids[i], errs[i], failed = duplicateOf(err), err, true
@@ -303,12 +358,24 @@ func (q *Queue) EnqueueBatch(ctx context.Context, msgs []Message) ([]string, err
 			errs[i], failed = q.pubErr(err), true
 		}
 	}
+	// Ring each level's bell at its first stored job, so an idle worker
+	// starts while the rest are confirmed, and again at the end naming
+	// the last.
+	var rung, last bellMarks
 	for i, f := range futs {
 		if f == nil {
 			continue
 		}
 		select {
-		case <-f.Ok():
+		case ack := <-f.Ok():
+			ids[i] = drafts[i].storedID(ack.Sequence)
+			if l := drafts[i].bell; l >= 0 && !ack.Duplicate {
+				if rung.seq(l) == 0 {
+					q.ring(l, ack.Sequence)
+					rung.set(l, ack.Sequence)
+				}
+				last.set(l, ack.Sequence)
+			}
 		case err := <-f.Err():
 			errs[i], failed = q.pubErr(err), true
 		case <-ctx.Done():
@@ -322,6 +389,11 @@ func (q *Queue) EnqueueBatch(ctx context.Context, msgs []Message) ([]string, err
 				}
 			}
 			return ids, &BatchError{Errs: errs}
+		}
+	}
+	for l := range q.cfg.Levels {
+		if seq := last.seq(l); seq > rung.seq(l) {
+			q.ring(l, seq)
 		}
 	}
 	// One commit for the whole batch: the group commit's point.

@@ -145,9 +145,7 @@ func (x *executor) run(m *nats.Msg, l int, dl delivery, tok *nats.Msg) {
 		j.Key = keyOf(m.Subject)
 	}
 	if j.ID == "" {
-		// Each level is its own stream, numbered from 1: the level keeps
-		// generated IDs unique within the queue.
-		j.ID = "seq-" + strconv.Itoa(l) + "-" + strconv.FormatUint(seq, 10)
+		j.ID = seqID(l, seq) // as Enqueue named it (or another tool's job)
 	}
 	if len(env.Problems) > 0 {
 		x.log.Warn("queue: job with malformed envelope; using defaults", "id", j.ID, "level", l, "problems", env.Problems)

@@ -23,10 +23,12 @@ type Handler func(ctx context.Context, j *Job) error
 // Job is one delivery of a job to a handler. Its methods are safe for
 // concurrent use.
 type Job struct {
-	// ID is the job ID given at enqueue (or generated). For a fire of a
-	// recurring schedule, "<schedule>.<fire time, 20060102T150405Z>". For
-	// a message published by another tool without one, "seq-<level>-<stream
-	// sequence>", unique within the queue.
+	// ID is the job ID given at enqueue, or the one Enqueue returned. For
+	// a fire of a recurring schedule, "<schedule>.<fire time,
+	// 20060102T150405Z>". For a job enqueued without WithID (and without
+	// TrackStatus, WithUnique or a due time), or a message published by
+	// another tool without one, "seq-<level>-<stream sequence>", unique
+	// within the queue.
 	ID string
 	// Priority is the level the job was enqueued at.
 	Priority Priority

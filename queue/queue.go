@@ -24,6 +24,7 @@ type Queue struct {
 	status    jetstream.KeyValue // nil without TrackStatus
 	sched     jetstream.Stream   // the schedule stream
 	ctl       jetstream.KeyValue // cancel requests; nil without TrackStatus
+	bells     []string           // each level's bell subject (see bell.go)
 
 	stats queueStats
 	pend  pendingCache

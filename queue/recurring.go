@@ -149,10 +149,11 @@ func (q *Queue) SetSchedule(ctx context.Context, s Schedule, payload []byte, opt
 	// The enqueue's own checks (priority, key, payload size), on a job
 	// like the ones it fires.
 	// No trace context: the fires are not part of the declaring code's trace.
-	m, _, _, err := q.build(context.Background(), payload, append(slices.Clip(opts), WithID("schedule")))
+	dr, err := q.build(context.Background(), payload, append(slices.Clip(opts), WithID("schedule")))
 	if err != nil {
 		return err
 	}
+	m := dr.m
 	l, _ := levelOf(withoutKey(m.Subject), q.cfg.Levels)
 	delete(m.Header, hdrID)
 	delete(m.Header, jetstream.MsgIDHeader)

@@ -127,14 +127,25 @@ func (x *executor) handBack(jobs []*Job) {
 	deadline := time.NewTimer(handBackWait)
 	defer deadline.Stop()
 	stored := make([]bool, len(jobs))
+	var last bellMarks // other workers may be idle: ring for the copies
+	defer func() {
+		for l := range x.q.cfg.Levels {
+			if seq := last.seq(l); seq > 0 {
+				x.q.ring(l, seq)
+			}
+		}
+	}()
 	for i, f := range futs {
 		if f == nil {
 			continue
 		}
 		j := jobs[i]
 		select {
-		case <-f.Ok():
+		case ack := <-f.Ok():
 			stored[i] = true
+			if j.Key == "" {
+				last.set(int(j.Priority), ack.Sequence)
+			}
 			continue
 		case err := <-f.Err():
 			x.log.Warn("queue: storing a handed-back job failed; giving it back with a nak, which counts as an attempt", "id", j.ID, "err", err)

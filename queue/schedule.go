@@ -57,6 +57,8 @@ func schedStreamConfig(name string, cfg Config) jetstream.StreamConfig {
 		// stored config equals the declared one.
 		AllowMsgSchedules: true,
 		AllowRollup:       true,
+		// Fired copies ring their level's bell (see bell.go).
+		RePublish: dueBell(name, cfg),
 	}
 }
 

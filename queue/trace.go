@@ -4,7 +4,9 @@ import (
 	"context"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // A job carries the W3C trace context (traceparent, tracestate) and
@@ -27,9 +29,18 @@ func (c headerCarrier) Keys() []string {
 	return keys
 }
 
-// injectTrace adds ctx's trace context to h.
-func injectTrace(ctx context.Context, h nats.Header) {
+// injectTrace adds ctx's trace context to h and returns h, made when nil
+// and ctx has something to carry (a nil h stays nil otherwise: most jobs
+// of a role without tracing carry no header block at all).
+func injectTrace(ctx context.Context, h nats.Header) nats.Header {
+	if h == nil {
+		if !trace.SpanContextFromContext(ctx).IsValid() && baggage.FromContext(ctx).Len() == 0 {
+			return nil
+		}
+		h = make(nats.Header, 2)
+	}
 	tracePropagator.Inject(ctx, headerCarrier(h))
+	return h
 }
 
 // extractTrace returns ctx continuing the trace in h, or ctx itself when
