@@ -531,7 +531,7 @@ func (c *Client) recurringAt(ctx context.Context, name string, levels []int) ([]
 // before creating anything. With change true (UpdateQueue) it creates or
 // updates every part, level 0 (the record) last.
 func (c *Client) build(ctx context.Context, name string, cfg Config, lay layout, change bool) (*Queue, error) {
-	q := &Queue{c: c, name: name, cfg: cfg, consumers: make([]jetstream.Consumer, cfg.Levels), bells: bellSubjects(name, cfg.Levels)}
+	q := &Queue{c: c, name: name, cfg: cfg, consumers: make([]jetstream.Consumer, cfg.Levels), bells: bellSubjects(name, cfg.Levels), subjects: levelSubjectList(name, cfg.Levels)}
 	// The schedule stream and the consumers its jobs fall due through come
 	// first: a level stream whose source's consumer does not exist yet
 	// waits for the server to retry the source, seconds later.

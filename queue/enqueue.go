@@ -119,7 +119,11 @@ func (dr draft) storedID(seq uint64) string {
 // stream, numbered from 1, so the level keeps these unique within the
 // queue (for the life of the level's stream).
 func seqID(l int, seq uint64) string {
-	return "seq-" + strconv.Itoa(l) + "-" + strconv.FormatUint(seq, 10)
+	b := make([]byte, 0, 32)
+	b = append(b, "seq-"...)
+	b = strconv.AppendInt(b, int64(l), 10)
+	b = append(b, '-')
+	return string(strconv.AppendUint(b, seq, 10))
 }
 
 func (q *Queue) build(ctx context.Context, payload []byte, opts []EnqueueOption) (draft, error) {
@@ -176,7 +180,7 @@ func (q *Queue) build(ctx context.Context, payload []byte, opts []EnqueueOption)
 		h[hdrUnique] = []string{uq.key} // the worker that finishes the job releases it
 	}
 	h = injectTrace(ctx, h)
-	m := &nats.Msg{Subject: levelSubject(q.name, int(o.prio)), Header: h, Data: payload}
+	m := &nats.Msg{Subject: q.subjects[o.prio], Header: h, Data: payload}
 	if o.key != "" {
 		m.Subject = keySubject(q.name, int(o.prio), o.key)
 	}
@@ -325,12 +329,15 @@ func (e *BatchError) Unwrap() []error {
 // which messages were not stored. A message that fails validation is not
 // published; the others still are. Unique keys (WithUnique) are claimed
 // one by one before the publishes; a duplicate's ID is that of the job it
-// duplicates.
+// duplicates. A job named by its stream sequence (see WithID) has the ID
+// "" when it was not stored or its acknowledgement did not come. Without
+// a deadline on ctx, a batch gives up on acknowledgements after 5 s
+// without one (ErrNotConfirmed: those jobs may be stored).
 func (q *Queue) EnqueueBatch(ctx context.Context, msgs []Message) ([]string, error) {
 	ids := make([]string, len(msgs))
 	errs := make([]error, len(msgs))
-	futs := make([]jetstream.PubAckFuture, len(msgs))
-	var claims []*uniqueClaim // made by the first unique message
+	out := make([]*nats.Msg, len(msgs)) // nil for a message refused before the publish
+	var claims []*uniqueClaim           // made by the first unique message
 	failed := false
 	drafts := make([]draft, len(msgs))
 	for i, mm := range msgs {
@@ -339,75 +346,79 @@ func (q *Queue) EnqueueBatch(ctx context.Context, msgs []Message) ([]string, err
 			errs[i], failed = err, true
 			continue
 		}
-		m, id, uq := dr.m, dr.id, dr.uq
 		drafts[i] = dr
-		if uq != nil {
-			if _, err := q.claimUnique(ctx, uq.key, id, uq.ttl); err != nil {
+		if dr.uq != nil {
+			if _, err := q.claimUnique(ctx, dr.uq.key, dr.id, dr.uq.ttl); err != nil {
 				ids[i], errs[i], failed = duplicateOf(err), err, true
 				continue
 			}
 			if claims == nil {
 				claims = make([]*uniqueClaim, len(msgs))
 			}
-			claims[i] = uq
+			claims[i] = dr.uq
 		}
-		ids[i] = id
-		q.writeEnqueued(m, id)
-		futs[i], err = q.c.js.PublishMsgAsync(m)
-		if err != nil {
-			errs[i], failed = q.pubErr(err), true
+		ids[i] = dr.id
+		q.writeEnqueued(dr.m, dr.id)
+		out[i] = dr.m
+	}
+	// The first stored job rings its level's bell, so an idle worker
+	// starts while the rest are confirmed; the end rings every level
+	// again, naming its last job.
+	acks, err := q.c.pub.publish(ctx, out, func(i int, seq uint64) {
+		if l := drafts[i].bell; l >= 0 {
+			q.ring(l, seq)
+		}
+	})
+	if err != nil { // no reply subscription: nothing was sent
+		acks = make([]pubAck, len(out))
+		for i := range acks {
+			acks[i] = pubAck{answered: true, err: err}
 		}
 	}
-	// Ring each level's bell at its first stored job, so an idle worker
-	// starts while the rest are confirmed, and again at the end naming
-	// the last.
-	var rung, last bellMarks
-	for i, f := range futs {
-		if f == nil {
+	var last bellMarks
+	maybe := make([]bool, len(msgs)) // not confirmed: may be stored
+	stored := false
+	for i, a := range acks {
+		if out[i] == nil {
 			continue
 		}
-		select {
-		case ack := <-f.Ok():
-			ids[i] = drafts[i].storedID(ack.Sequence)
-			if l := drafts[i].bell; l >= 0 && !ack.Duplicate {
-				if rung.seq(l) == 0 {
-					q.ring(l, ack.Sequence)
-					rung.set(l, ack.Sequence)
-				}
-				last.set(l, ack.Sequence)
+		switch {
+		case !a.answered:
+			maybe[i], failed = true, true
+			if ctx.Err() != nil {
+				errs[i] = fmt.Errorf("queue %q: enqueue not confirmed (it may be stored): %w", q.name, context.Cause(ctx))
+			} else {
+				errs[i] = q.pubErr(jetstream.ErrAsyncPublishTimeout)
 			}
-		case err := <-f.Err():
-			errs[i], failed = q.pubErr(err), true
-		case <-ctx.Done():
-			for j := i; j < len(futs); j++ {
-				if futs[j] != nil {
-					select {
-					case <-futs[j].Ok():
-					default:
-						errs[j] = fmt.Errorf("queue %q: enqueue not confirmed (it may be stored): %w", q.name, context.Cause(ctx))
-					}
-				}
+		case a.err != nil:
+			errs[i], failed = q.pubErr(a.err), true
+		default:
+			stored = true
+			ids[i] = drafts[i].storedID(a.seq)
+			if l := drafts[i].bell; l >= 0 && !a.dup {
+				last.set(l, a.seq)
 			}
-			return ids, &BatchError{Errs: errs}
 		}
 	}
 	for l := range q.cfg.Levels {
-		if seq := last.seq(l); seq > rung.seq(l) {
+		if seq := last.seq(l); seq > 0 {
 			q.ring(l, seq)
 		}
 	}
 	// One commit for the whole batch: the group commit's point.
-	if err := q.c.commit.wait(ctx); err != nil {
-		for i := range errs {
-			if errs[i] == nil && futs[i] != nil {
-				errs[i], failed = fmt.Errorf("queue %q: enqueue: the job was stored but is not confirmed on disk: %w", q.name, err), true
+	if stored {
+		if err := q.c.commit.wait(ctx); err != nil {
+			for i := range errs {
+				if errs[i] == nil && out[i] != nil {
+					errs[i], failed, maybe[i] = fmt.Errorf("queue %q: enqueue: the job was stored but is not confirmed on disk: %w", q.name, err), true, true
+				}
 			}
 		}
 	}
 	if failed {
 		for i, uq := range claims {
-			if uq != nil && errs[i] != nil {
-				q.releaseUnique(ctx, uq.key, ids[i], 0)
+			if uq != nil && errs[i] != nil && !maybe[i] {
+				q.releaseUnique(ctx, uq.key, ids[i], 0) // nothing was stored
 			}
 		}
 		return ids, &BatchError{Errs: errs}

@@ -18,7 +18,17 @@ func consumerName(q string, l int) string {
 	return "CRQ_" + q + "_p" + strconv.Itoa(l)
 }
 func levelSubject(q string, l int) string { return "cloudrole.queue." + q + "." + strconv.Itoa(l) }
-func bellSubject(q string) string         { return "cloudrole.bell." + q + ".>" }
+
+// levelSubjectList is the subjects of a queue's levels, made once.
+func levelSubjectList(q string, levels int) []string {
+	s := make([]string, levels)
+	for l := range s {
+		s[l] = levelSubject(q, l)
+	}
+	return s
+}
+
+func bellSubject(q string) string { return "cloudrole.bell." + q + ".>" }
 func bellLevelSubject(q string, l int) string {
 	return "cloudrole.bell." + q + "." + strconv.Itoa(l)
 }

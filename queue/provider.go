@@ -358,6 +358,7 @@ type Client struct {
 	reconn    *reconnects
 	commit    *committer // the embedded store's group commit; nil: every write is synced by the server
 	observers observers  // of the workers' job events (Observe)
+	pub       batchPub   // EnqueueBatch's publishes
 
 	mu     sync.Mutex
 	queues map[string]*Queue
@@ -370,7 +371,7 @@ func newClient(nc *nats.Conn, log *slog.Logger) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queue: jetstream: %w", err)
 	}
-	return &Client{nc: nc, js: js, log: log, queues: make(map[string]*Queue), reconn: newReconnects()}, nil
+	return &Client{nc: nc, js: js, log: log, queues: make(map[string]*Queue), reconn: newReconnects(), pub: batchPub{nc: nc}}, nil
 }
 
 // Conn returns the underlying NATS connection. Do not close it.

@@ -25,6 +25,7 @@ type Queue struct {
 	sched     jetstream.Stream   // the schedule stream
 	ctl       jetstream.KeyValue // cancel requests; nil without TrackStatus
 	bells     []string           // each level's bell subject (see bell.go)
+	subjects  []string           // each level's subject
 
 	stats queueStats
 	pend  pendingCache
