@@ -11,10 +11,13 @@ import (
 // instead of polling every level. Who rings:
 //
 //   - the producer, once it has the server's acknowledgement of a job on a
-//     level of a queue without Fairness (ring): one core message naming
-//     the highest stream sequence it stored, per Enqueue, per level of an
-//     EnqueueBatch at its first and its last acknowledgement, per Requeue
-//     and per hand-back;
+//     level of a queue without Fairness (ring): one core message whose
+//     body is the highest stream sequence it stored, per Enqueue, per
+//     level of an EnqueueBatch at its first and its last acknowledgement,
+//     per Requeue and per hand-back. Enqueue also rings a hint without a
+//     sequence just before it publishes, so a waiting worker asks while
+//     the server stores the job (an urgent job starts a round trip
+//     sooner than after the acknowledgement);
 //   - the server, for the copies of scheduled jobs it stores as they fall
 //     due: the schedule stream republishes a headers-only copy of each onto
 //     the level's bell (its Nats-Stream header names the schedule stream,
@@ -26,15 +29,22 @@ import (
 // every queue. That made the server load and send a second message inside
 // each enqueue's round trip: measured, it took a quarter of the rate of
 // batch enqueues and a tenth of sync ones (BENCHMARKS.md). A bell from the
-// producer costs one core publish per enqueue outside the round trip, and
-// one or two per batch. A job published to a level's subject by another
+// producer costs two core publishes per enqueue outside the round trip,
+// and one or two per batch. A job published to a level's subject by another
 // tool rings nothing: a worker finds it within its PollInterval.
 
 // ring tells the queue's idle workers that level l holds jobs up to stream
-// sequence seq. Nothing waits for it: a lost bell costs a PollInterval.
+// sequence seq, or with seq 0 that a job for it is on its way to the
+// server (a hint, rung before the publish: the worker's request then
+// waits a moment for the job to be stored). Nothing waits for a bell: a
+// lost one costs a PollInterval.
 func (q *Queue) ring(l int, seq uint64) {
 	if q.cfg.Fairness || l < 0 || l >= q.cfg.Levels {
 		return // the level stream rings itself, naming the key
+	}
+	if seq == 0 {
+		_ = q.c.nc.Publish(q.bells[l], nil)
+		return
 	}
 	// The sequence as the body, not a header: no header block to build.
 	_ = q.c.nc.Publish(q.bells[l], strconv.AppendUint(make([]byte, 0, 20), seq, 10))
@@ -77,4 +87,9 @@ func bellSeq(m *nats.Msg) string {
 		return string(m.Data)
 	}
 	return m.Header.Get(jetstream.SequenceHeader)
+}
+
+// isHint says whether bell m is a producer's hint: no sequence at all.
+func isHint(m *nats.Msg) bool {
+	return len(m.Data) == 0 && len(m.Header) == 0
 }

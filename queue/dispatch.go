@@ -53,6 +53,7 @@ type level struct {
 	bellSeq   atomic.Uint64 // highest stream sequence announced
 	gen       atomic.Uint64 // bumped each time it is marked
 	due       atomic.Bool   // a scheduled job fell due and is being sourced onto the level
+	hint      atomic.Bool   // a producer announced a job it is about to publish
 	fair      *fairLevel    // its keys, taken in turn; nil without Fairness
 
 	fresh   bool // not fetched yet
@@ -187,6 +188,8 @@ func (d *dispatcher) onBell(m *nats.Msg) {
 		// A scheduled job fell due: the server stored it in the schedule
 		// stream (whose sequence this is) and is sourcing it onto the level.
 		lv.due.Store(true)
+	} else if isHint(m) {
+		lv.hint.Store(true) // the job is on its way: give the consumer a moment
 	} else if seq, err := strconv.ParseUint(bellSeq(m), 10, 64); err == nil {
 		if seq <= lv.lastSeq.Load() {
 			return // already fetched: a late notice
@@ -488,7 +491,7 @@ func (d *dispatcher) issue() error {
 		// Announced but not yet fetched: the consumer may not see the job
 		// yet, so give it a moment (the request returns as soon as it does).
 		var wait time.Duration
-		if lv.unseen() {
+		if lv.hint.Swap(false) || lv.unseen() {
 			wait = bellGrace
 		}
 		if lv.due.Swap(false) {

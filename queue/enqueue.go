@@ -252,6 +252,13 @@ func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOpti
 		}
 	}
 	q.writeEnqueued(m, id)
+	if dr.bell >= 0 {
+		// A hint ahead of the job: an idle or waiting worker asks for it
+		// while the server stores it (its request waits a moment for the
+		// job), instead of a round trip after the acknowledgement. The
+		// bell after the acknowledgement is the one to rely on.
+		q.ring(dr.bell, 0)
+	}
 	ack, err := q.c.js.PublishMsg(ctx, m)
 	if err != nil {
 		err = q.pubErr(err)
