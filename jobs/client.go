@@ -47,7 +47,7 @@ func NewClient(ctx context.Context, qc *queue.Client, opts ClientOptions) (*Clie
 	if qc == nil {
 		return nil, errors.New("jobs: nil queue client")
 	}
-	st, err := openStore(ctx, qc.Conn(), qc.JetStream(), opts.Replicas, opts.NoCreate)
+	st, err := openStore(ctx, qc.Conn(), qc.JetStream(), qc.Synced, opts.Replicas, opts.NoCreate)
 	if err != nil {
 		return nil, err
 	}

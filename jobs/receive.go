@@ -128,7 +128,10 @@ func (c *Client) setCursor(ctx context.Context, id string, seq, rev uint64) erro
 	if err != nil && isConflict(err) {
 		return errConflict
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return c.st.durable(ctx, "the receive cursor of "+id)
 }
 
 // readRange calls fn with the run's lines after sequence from, up to and

@@ -222,7 +222,7 @@ func (r *Runner) tryConnect(ctx context.Context) (*connection, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, qc.Conn(), qc.JetStream(), r.o.Replicas, false)
+	st, err := openStore(ctx, qc.Conn(), qc.JetStream(), qc.Synced, r.o.Replicas, false)
 	if err != nil {
 		return nil, err
 	}

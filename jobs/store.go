@@ -40,12 +40,29 @@ type store struct {
 	js  jetstream.JetStream
 	kv  jetstream.KeyValue
 	out jetstream.Stream
+	// synced returns once the writes acknowledged so far are on disk
+	// (queue.Client.Synced: the embedded server's group commit under
+	// sync "always"). A run record and a receive cursor count as stored
+	// only then, as an enqueued job does.
+	synced func(context.Context) error
+}
+
+// durable waits for the group commit after a write the server
+// acknowledged; what names the write in the error.
+func (s *store) durable(ctx context.Context, what string) error {
+	if s.synced == nil {
+		return nil
+	}
+	if err := s.synced(ctx); err != nil {
+		return fmt.Errorf("jobs: %s was stored but is not confirmed on disk: %w", what, err)
+	}
+	return nil
 }
 
 // openStore opens the jobs bucket and the output stream, creating what is
 // absent unless noCreate (then absence is ErrNoStore). replicas applies to
 // what it creates on a cluster.
-func openStore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, replicas int, noCreate bool) (*store, error) {
+func openStore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, synced func(context.Context) error, replicas int, noCreate bool) (*store, error) {
 	if replicas <= 0 {
 		replicas = 1
 	}
@@ -87,7 +104,7 @@ func openStore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, repli
 	if err != nil {
 		return nil, fmt.Errorf("jobs: stream %s: %w", outputStream, err)
 	}
-	return &store{nc: nc, js: js, kv: kv, out: out}, nil
+	return &store{nc: nc, js: js, kv: kv, out: out, synced: synced}, nil
 }
 
 // record is a Run as stored, with its revision.
@@ -132,6 +149,9 @@ func (s *store) create(ctx context.Context, r Run) (record, error) {
 	if err != nil {
 		return record{}, fmt.Errorf("jobs: store run %s: %w", r.ID, err)
 	}
+	if err := s.durable(ctx, "run "+r.ID); err != nil {
+		return record{}, err
+	}
 	return record{Run: r, rev: rev}, nil
 }
 
@@ -149,6 +169,9 @@ func (s *store) update(ctx context.Context, r Run, rev uint64) (record, error) {
 			return record{}, errConflict
 		}
 		return record{}, fmt.Errorf("jobs: update run %s: %w", r.ID, err)
+	}
+	if err := s.durable(ctx, "run "+r.ID); err != nil {
+		return record{}, err
 	}
 	return record{Run: r, rev: nrev}, nil
 }

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -39,4 +40,34 @@ func TestNoCreateClient(t *testing.T) {
 		defs, _ := c.Jobs(ctx)
 		return len(defs) == 1
 	})
+}
+
+// A run record counts as stored only once the group commit has it: create
+// and update wait for Synced after the server's acknowledgement, and an
+// unconfirmed write is an error that says so.
+func TestRunRecordsWaitForTheGroupCommit(t *testing.T) {
+	p := testServer(t)
+	ctx := ctxFor(t, waitLong)
+	qc, err := p.Client(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var syncs int
+	var failSync error
+	st, err := openStore(ctx, qc.Conn(), qc.JetStream(), func(context.Context) error { syncs++; return failSync }, 1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := st.create(ctx, Run{ID: "sync.1", Job: "sync", State: NotStarted})
+	if err != nil || syncs != 1 {
+		t.Fatalf("create: %v after %d syncs, want one", err, syncs)
+	}
+	if _, err := st.update(ctx, rec.Run, rec.rev); err != nil || syncs != 2 {
+		t.Fatalf("update: %v after %d syncs, want two", err, syncs)
+	}
+	failSync = errors.New("disk gone")
+	_, err = st.create(ctx, Run{ID: "sync.2", Job: "sync", State: NotStarted})
+	if err == nil || !errors.Is(err, failSync) || !strings.Contains(err.Error(), "not confirmed on disk") {
+		t.Fatalf("create with a failing sync = %v, want an error saying it is not confirmed on disk", err)
+	}
 }
