@@ -50,6 +50,37 @@ func rawPublishAsync(ctx context.Context, js jetstream.JetStream, n int) error {
 	}
 }
 
+// rawConsumer is the durable pull consumer the raw baselines consume with.
+func rawConsumer(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, error) {
+	return js.CreateOrUpdateConsumer(ctx, "RAW", jetstream.ConsumerConfig{Durable: "raw", AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute})
+}
+
+// rawAckN consumes with cons at Consume's defaults, acking each job; wait
+// returns once n were acked (or with an error when ctx ends first), stop
+// ends the Consume.
+func rawAckN(cons jetstream.Consumer, n int) (wait func(context.Context) error, stop func(), err error) {
+	var count atomic.Int64
+	done := make(chan struct{})
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		m.Ack()
+		if count.Add(1) == int64(n) {
+			close(done)
+		}
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	wait = func(ctx context.Context) error {
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("consumed %d of %d", count.Load(), n)
+		}
+	}
+	return wait, cc.Stop, nil
+}
+
 // rawThroughput: publish n jobs, then Consume-and-ack them with a durable
 // pull consumer at its defaults; jobs per second until the stream is empty.
 func rawThroughput(url string, n int) (float64, error) {
@@ -67,27 +98,18 @@ func rawThroughput(url string, n int) (float64, error) {
 			return 0, err
 		}
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, "RAW", jetstream.ConsumerConfig{Durable: "raw", AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute})
+	cons, err := rawConsumer(ctx, js)
 	if err != nil {
 		return 0, err
 	}
-	var count atomic.Int64
-	done := make(chan struct{})
 	start := time.Now()
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		m.Ack()
-		if count.Add(1) == int64(n) {
-			close(done)
-		}
-	})
+	wait, stop, err := rawAckN(cons, n)
 	if err != nil {
 		return 0, err
 	}
-	defer cc.Stop()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return 0, fmt.Errorf("consumed %d of %d", count.Load(), n)
+	defer stop()
+	if err := wait(ctx); err != nil {
+		return 0, err
 	}
 	if err := waitEmpty(ctx, url, "RAW"); err != nil {
 		return 0, err
@@ -139,32 +161,23 @@ func rawEndToEnd(url string, n, replicas int) (float64, error) {
 		return 0, err
 	}
 	defer nc.Close()
-	cons, err := js.CreateOrUpdateConsumer(ctx, "RAW", jetstream.ConsumerConfig{Durable: "raw", AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute})
+	cons, err := rawConsumer(ctx, js)
 	if err != nil {
 		return 0, err
 	}
-	var count atomic.Int64
-	done := make(chan struct{})
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		m.Ack()
-		if count.Add(1) == int64(n) {
-			close(done)
-		}
-	})
+	wait, stop, err := rawAckN(cons, n)
 	if err != nil {
 		return 0, err
 	}
-	defer cc.Stop()
+	defer stop()
 	start := time.Now()
 	for sent := 0; sent < n; sent += 1000 {
 		if err := rawPublishAsync(ctx, js, min(1000, n-sent)); err != nil {
 			return 0, err
 		}
 	}
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return 0, fmt.Errorf("consumed %d of %d", count.Load(), n)
+	if err := wait(ctx); err != nil {
+		return 0, err
 	}
 	if err := waitEmpty(ctx, url, "RAW"); err != nil {
 		return 0, err
