@@ -27,7 +27,7 @@ import (
 // Nothing about delivery changes: a job is stored once the server
 // answered it, exactly as with PublishMsgAsync, and a reply that never
 // comes (a lost connection, a leaderless stream) leaves the job "not
-// confirmed" after replyWait or the caller's deadline.
+// confirmed" after a replyWait without answers or the caller's deadline.
 type batchPub struct {
 	nc *nats.Conn
 
@@ -43,12 +43,11 @@ type batchPub struct {
 
 // pubBatch is one EnqueueBatch's messages in flight.
 type pubBatch struct {
-	acks    []pubAck // by message index; written under batchPub.mu
-	left    int      // unanswered; under batchPub.mu
-	done    chan struct{}
-	room    chan struct{} // one token per message sent and unanswered (the window)
-	replied time.Time     // the last reply, under batchPub.mu
-	first   func(i int, seq uint64)
+	acks  []pubAck // by message index; written under batchPub.mu
+	left  int      // unanswered; under batchPub.mu
+	done  chan struct{}
+	room  chan struct{} // one token per message sent and unanswered (the window)
+	first func(i int, seq uint64)
 }
 
 // pubAck is the server's answer to one message.
@@ -67,9 +66,9 @@ var errNotSent = errors.New("not sent: the context ended first; nothing was stor
 // as PublishMsgAsync's default of 4,000 pending does.
 const pubWindow = 4096
 
-// replyWait is how long a batch waits for an answer, since the last one,
-// when the caller's context has no deadline (nats.go's default for a
-// publish).
+// replyWait is how long a stretch without an answer makes a batch give up
+// on the rest when the caller's context has no deadline (nats.go's
+// default for a publish): between one and two of it after the last answer.
 const replyWait = 5 * time.Second
 
 func (p *batchPub) start() error {
@@ -90,7 +89,7 @@ func (p *batchPub) publish(ctx context.Context, msgs []*nats.Msg, first func(i i
 	if err := p.start(); err != nil {
 		return nil, err
 	}
-	b := &pubBatch{acks: make([]pubAck, len(msgs)), done: make(chan struct{}), room: make(chan struct{}, min(len(msgs), pubWindow)), replied: time.Now(), first: first}
+	b := &pubBatch{acks: make([]pubAck, len(msgs)), done: make(chan struct{}), room: make(chan struct{}, min(len(msgs), pubWindow)), first: first}
 	p.mu.Lock()
 	p.next++
 	id := p.next
@@ -141,6 +140,9 @@ func (p *batchPub) publish(ctx context.Context, msgs []*nats.Msg, first func(i i
 			p.answer(b, i, pubAck{err: err}) // nothing sent: its own error
 		}
 	}
+	// Give up once a whole replyWait passes without an answer: the
+	// unanswered count standing still says so.
+	left := p.unanswered(b)
 	timer := time.NewTimer(replyWait)
 	defer timer.Stop()
 	for {
@@ -150,15 +152,20 @@ func (p *batchPub) publish(ctx context.Context, msgs []*nats.Msg, first func(i i
 		case <-ctx.Done():
 			return p.snapshot(b), nil
 		case <-timer.C:
-			p.mu.Lock()
-			idle := time.Since(b.replied)
-			p.mu.Unlock()
-			if idle >= replyWait {
+			now := p.unanswered(b)
+			if now == left {
 				return p.snapshot(b), nil
 			}
-			timer.Reset(replyWait - idle)
+			left = now
+			timer.Reset(replyWait)
 		}
 	}
+}
+
+func (p *batchPub) unanswered(b *pubBatch) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return b.left
 }
 
 // snapshot copies b's answers so far; later replies find no batch.
@@ -176,7 +183,6 @@ func (p *batchPub) answer(b *pubBatch, i int, a pubAck) {
 	}
 	a.answered = true
 	b.acks[i] = a
-	b.replied = time.Now()
 	select {
 	case <-b.room:
 	default:

@@ -338,8 +338,8 @@ func (e *BatchError) Unwrap() []error {
 // one by one before the publishes; a duplicate's ID is that of the job it
 // duplicates. A job named by its stream sequence (see WithID) has the ID
 // "" when it was not stored or its acknowledgement did not come. Without
-// a deadline on ctx, a batch gives up on acknowledgements after 5 s
-// without one (ErrNotConfirmed: those jobs may be stored).
+// a deadline on ctx, a batch gives up on acknowledgements once 5 to 10 s
+// passed without one (ErrNotConfirmed: those jobs may be stored).
 func (q *Queue) EnqueueBatch(ctx context.Context, msgs []Message) ([]string, error) {
 	ids := make([]string, len(msgs))
 	errs := make([]error, len(msgs))
